@@ -1,0 +1,39 @@
+"""Domain errors: each message says what is wrong and what would be right."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every error a user can act on; the CLI prints it on one line and exits 2."""
+
+
+class CalendarError(DomainError):
+    """A date, period or département the legal calendar cannot use."""
+
+
+class RulesetError(DomainError):
+    """A ruleset file that is malformed or inconsistent (names the file, the key and the problem)."""
+
+    def __init__(self, path: str, key: str, problem: str) -> None:
+        self.path, self.key, self.problem = path, key, problem
+        super().__init__(f"{path}: {key}: {problem}")
+
+
+class UnknownCommunes(DomainError):
+    """INSEE codes that are not current communes."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self.codes = codes
+        listed = ", ".join(codes[:20]) + (f" … ({len(codes)} in all)" if len(codes) > 20 else "")
+        super().__init__(
+            f"unknown INSEE commune code(s): {listed}; expected current communes' 5-character codes "
+            "such as 57463 (Metz) or 2A004 (Ajaccio)"
+        )
+
+
+class EventRejected(DomainError):
+    """An event whose type, data or date is not acceptable (before any state-machine check)."""
+
+
+class TransitionRejected(DomainError):
+    """An event the lifecycle does not allow in the case's current state, or whose guard fails."""
