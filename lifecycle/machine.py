@@ -1,0 +1,405 @@
+"""The CPTS lifecycle as one declarative table (SPEC §4), run by a single shared `transitions` Machine.
+
+Building a `transitions.Machine` costs milliseconds (and more with `auto_transitions`), and `add_model` is
+O(n²) in the number of attached models (transitions #434). So there is exactly one machine, built once; a
+replay attaches one short-lived `LifecycleModel`, drives it, and detaches it (see `attached`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from lifecycle.errors import TransitionRejected
+
+INITIAL = "new"
+PRE_CONTRACT = (
+    "prospect", "accompanied", "loi_submitted", "loi_validated", "health_project_submitted",
+    "health_project_opposed", "health_project_validated", "adhesion_requested", "contract_refused",
+)
+IN_CONTRACT = ("contracted", "termination_pending", "termination_suspended")
+FINAL = ("terminated", "expired", "abandoned")
+STATES = (INITIAL, *PRE_CONTRACT, *IN_CONTRACT, *FINAL)
+FIR_STATES = PRE_CONTRACT[3:]  # from loi_validated up to the contract (I §4-5)
+AFTER_SIGNATURE = (*IN_CONTRACT, "terminated", "expired")
+# States whose health project is validated or under validation: their communes count for overlaps (I §6.1).
+TERRITORY_CLAIMING = (
+    "health_project_submitted", "health_project_validated", "adhesion_requested", "contract_refused",
+    *IN_CONTRACT,
+)
+
+# The lifecycle table: trigger, sources, destination (None = stays), guards. First matching row wins.
+TRANSITIONS: list[dict[str, Any]] = [
+    {"trigger": "contact_recorded", "source": INITIAL, "dest": "prospect"},
+    {"trigger": "first_meeting_held", "source": "prospect", "dest": "accompanied"},
+    {"trigger": "loi_submitted", "source": "accompanied", "dest": "loi_submitted"},
+    {"trigger": "loi_decision", "source": "loi_submitted", "dest": "accompanied", "conditions": "loi_rejected"},
+    {"trigger": "loi_decision", "source": "loi_submitted", "dest": "loi_validated",
+     "conditions": "loi_approved_by_both"},
+    {"trigger": "loi_decision", "source": "loi_submitted", "dest": None, "conditions": "loi_first_approval"},
+    {"trigger": "fir_granted", "source": FIR_STATES, "dest": None},
+    {"trigger": "fir_followup_meeting_held", "source": FIR_STATES, "dest": None, "conditions": "fir_was_granted"},
+    {"trigger": "fir_renewed", "source": FIR_STATES, "dest": None, "conditions": "fir_was_granted"},
+    {"trigger": "health_project_received", "source": ["loi_validated", "health_project_opposed"],
+     "dest": "health_project_submitted"},
+    {"trigger": "health_project_opposed", "source": "health_project_submitted", "dest": "health_project_opposed",
+     "conditions": "opposition_window_open"},
+    {"trigger": "health_project_validated", "source": "health_project_submitted",
+     "dest": "health_project_validated", "conditions": "territory_free"},
+    {"trigger": "health_project_tacitly_validated", "source": "health_project_submitted",
+     "dest": "health_project_validated"},
+    {"trigger": "adhesion_requested", "source": ["health_project_validated", "contract_refused"],
+     "dest": "adhesion_requested", "conditions": ["dossier_complete", "no_referral_pending"]},
+    {"trigger": "contract_refusal_received", "source": "adhesion_requested", "dest": "contract_refused"},
+    {"trigger": "contract_signed", "source": "adhesion_requested", "dest": "contracted",
+     "conditions": "accord_in_force"},
+    {"trigger": "mission_started", "source": IN_CONTRACT, "dest": None, "conditions": "mission_can_start"},
+    {"trigger": "mission_deployed", "source": IN_CONTRACT, "dest": None, "conditions": "mission_can_deploy"},
+    {"trigger": "annual_review_held", "source": AFTER_SIGNATURE, "dest": None, "conditions": "contract_year_begun"},
+    {"trigger": "indicators_reported", "source": AFTER_SIGNATURE, "dest": None,
+     "conditions": ["contract_year_begun", "missions_in_contract"]},
+    {"trigger": "members_list_updated", "source": IN_CONTRACT, "dest": None},
+    {"trigger": "avenant_signed", "source": "contracted", "dest": None, "conditions": "avenant_consistent"},
+    {"trigger": "payment_recorded", "source": AFTER_SIGNATURE, "dest": None},
+    {"trigger": "termination_notice_received", "source": "contracted", "dest": "termination_pending",
+     "conditions": "termination_grounds_given"},
+    {"trigger": "cpl_referral_received", "source": "termination_pending", "dest": "termination_suspended",
+     "conditions": ["referral_subject_termination", "funders_termination", "termination_referral_window_open"]},
+    {"trigger": "cpl_referral_received", "source": "contract_refused", "dest": None,
+     "conditions": ["referral_subject_refusal", "refusal_referral_window_open"]},
+    {"trigger": "cpl_meeting_scheduled", "source": ["termination_suspended", "contract_refused"], "dest": None,
+     "conditions": ["referral_pending", "meeting_not_held"]},
+    {"trigger": "cpl_meeting_held", "source": ["termination_suspended", "contract_refused"], "dest": None,
+     "conditions": ["referral_pending", "meeting_not_held"]},
+    {"trigger": "cpl_opinion_notified", "source": ["termination_suspended", "contract_refused"], "dest": None,
+     "conditions": ["referral_pending", "meeting_held_without_opinion"]},
+    {"trigger": "cpl_opinion_deemed", "source": ["termination_suspended", "contract_refused"], "dest": None,
+     "conditions": ["referral_pending", "meeting_held_without_opinion"]},
+    {"trigger": "funders_decision_notified", "source": "termination_suspended", "dest": "termination_pending",
+     "conditions": ["opinion_known", "outcome_maintained"]},
+    {"trigger": "funders_decision_notified", "source": "termination_suspended", "dest": "contracted",
+     "conditions": ["opinion_known", "outcome_withdrawn"]},
+    {"trigger": "funders_decision_notified", "source": "contract_refused", "dest": "adhesion_requested",
+     "conditions": ["referral_pending", "opinion_known", "outcome_granted"]},
+    {"trigger": "funders_decision_notified", "source": "contract_refused", "dest": None,
+     "conditions": ["referral_pending", "opinion_known", "outcome_maintained"]},
+    {"trigger": "termination_effective", "source": "termination_pending", "dest": "terminated"},
+    {"trigger": "contract_expired", "source": IN_CONTRACT, "dest": "expired"},
+    {"trigger": "refund_received", "source": "terminated", "dest": None},
+    {"trigger": "project_abandoned", "source": PRE_CONTRACT, "dest": "abandoned"},
+]
+EVENTS = tuple(dict.fromkeys(row["trigger"] for row in TRANSITIONS))
+
+
+@dataclass
+class Referral:
+    """A CPL referral in progress (ACI art. 12.4)."""
+
+    subject: str
+    received: date
+    meeting_date: date | None = None
+    held_on: date | None = None
+    opinion: str | None = None  # favourable / unfavourable / deemed
+    decided: bool = False
+
+
+@dataclass
+class CaseFacts:
+    """What the guards need to know, maintained by the projection while it replays the journal."""
+
+    loi_approvals: set[str] = field(default_factory=set)
+    fir_granted: bool = False
+    documents: tuple[str, ...] = ()
+    contract_signed_on: date | None = None
+    anniversaries: tuple[date, ...] = ()
+    contract_missions: tuple[str, ...] = ()
+    started: dict[str, date] = field(default_factory=dict)
+    deployed: dict[str, date] = field(default_factory=dict)
+    termination_initiator: str | None = None
+    referral: Referral | None = None
+    open_windows: dict[str, date] = field(default_factory=dict)  # deadline key → last day of the window
+    overlaps: list[str] | None = None  # set only while checking a new explicit validation
+    accord_in_force: bool = True
+    required_documents: tuple[str, ...] = ()
+    optional_missions: tuple[str, ...] = ()
+
+
+class LifecycleModel:
+    """The object a replay drives through the shared machine; guards read `facts` and explain refusals."""
+
+    state: str
+
+    def __init__(self, facts: CaseFacts) -> None:
+        self.facts = facts
+        self.rejection: str | None = None
+
+    # ---- helpers
+    def _refuse(self, reason: str) -> bool:
+        self.rejection = reason
+        return False
+
+    @staticmethod
+    def _data(event: EventData) -> dict[str, Any]:
+        return event.kwargs.get("data", {})
+
+    @staticmethod
+    def _at(event: EventData) -> date:
+        return event.kwargs["at"]
+
+    def _window_open(self, key: str, event: EventData, what: str) -> bool:
+        last_day = self.facts.open_windows.get(key)
+        if last_day is None:
+            return self._refuse(f"{what}: no such window is open")
+        if self._at(event) > last_day:
+            return self._refuse(f"{what}: the window closed on {last_day.isoformat()}")
+        return True
+
+    # ---- lettre d'intention (I §3)
+    def loi_rejected(self, event: EventData) -> bool:
+        return self._data(event)["decision"] == "reject"
+
+    def loi_approved_by_both(self, event: EventData) -> bool:
+        return self.facts.loi_approvals | {self._data(event)["party"]} >= {"ars", "am"}
+
+    def loi_first_approval(self, event: EventData) -> bool:
+        party = self._data(event)["party"]
+        if party in self.facts.loi_approvals:
+            return self._refuse(f"the {party.upper()} has already approved this lettre d'intention; "
+                                f"the other party's decision is awaited")
+        return True
+
+    # ---- FIR (I §4-5)
+    def fir_was_granted(self, event: EventData) -> bool:
+        return self.facts.fir_granted or self._refuse("no FIR funding has been granted yet (record fir_granted first)")
+
+    # ---- projet de santé (I §6)
+    def opposition_window_open(self, event: EventData) -> bool:
+        return self._window_open("health_project_opposition", event, "the ARS can no longer oppose")
+
+    def territory_free(self, event: EventData) -> bool:
+        if self.facts.overlaps:
+            return self._refuse(
+                "explicit validation refused while the territory overlaps another CPTS's health project: "
+                + "; ".join(self.facts.overlaps)
+                + " (I §6.1: one approved health project per territory; resolve the overlap first)"
+            )
+        return True
+
+    # ---- adhésion and contract (ACI art. 4)
+    def dossier_complete(self, event: EventData) -> bool:
+        missing = [d for d in self.facts.required_documents if d not in self._data(event)["documents"]]
+        if missing:
+            return self._refuse(f"the adhesion dossier is incomplete: missing {', '.join(missing)} "
+                                f"(ACI art. 4 requires {', '.join(self.facts.required_documents)})")
+        return True
+
+    def no_referral_pending(self, event: EventData) -> bool:
+        if self.facts.referral and not self.facts.referral.decided:
+            return self._refuse("a CPL referral against the refusal is pending; wait for the funders' new decision")
+        return True
+
+    def accord_in_force(self, event: EventData) -> bool:
+        return self.facts.accord_in_force or self._refuse("the ACI is not in force on that date")
+
+    def mission_can_start(self, event: EventData) -> bool:
+        mission = self._data(event)["mission"]
+        if mission not in self.facts.contract_missions:
+            return self._refuse(f"mission {mission} is not in the contract "
+                                f"(contract missions: {', '.join(self.facts.contract_missions)})")
+        if mission in self.facts.started:
+            return self._refuse(f"mission {mission} already started on {self.facts.started[mission].isoformat()}")
+        return True
+
+    def mission_can_deploy(self, event: EventData) -> bool:
+        mission = self._data(event)["mission"]
+        if mission not in self.facts.contract_missions:
+            return self._refuse(f"mission {mission} is not in the contract "
+                                f"(contract missions: {', '.join(self.facts.contract_missions)})")
+        if mission not in self.facts.started:
+            return self._refuse(f"mission {mission} has not started yet (record mission_started first)")
+        if mission in self.facts.deployed:
+            return self._refuse(f"mission {mission} was already deployed on {self.facts.deployed[mission].isoformat()}")
+        return True
+
+    def contract_year_begun(self, event: EventData) -> bool:
+        year = self._data(event)["year"]
+        begins = self.facts.anniversaries[year - 1] if self.facts.anniversaries else None
+        if begins is None or self._at(event) < begins:
+            when = begins.isoformat() if begins else "the signature"
+            return self._refuse(f"contract year {year} has not begun (it begins on {when})")
+        return True
+
+    def missions_in_contract(self, event: EventData) -> bool:
+        missions = self._data(event)["missions"]
+        outside = [m for m in missions if m not in self.facts.contract_missions]
+        if outside:
+            return self._refuse(f"mission(s) {', '.join(outside)} not in the contract "
+                                f"(contract missions: {', '.join(self.facts.contract_missions)})")
+        return True
+
+    def avenant_consistent(self, event: EventData) -> bool:
+        data = self._data(event)
+        already = [m for m in data.get("add_missions", []) if m in self.facts.contract_missions]
+        absent = [m for m in data.get("drop_missions", []) if m not in self.facts.contract_missions]
+        if already:
+            return self._refuse(f"avenant adds mission(s) already in the contract: {', '.join(already)}")
+        if absent:
+            return self._refuse(f"avenant drops mission(s) not in the contract: {', '.join(absent)}")
+        return True
+
+    # ---- résiliation and CPL (ACI art. 11, 12.4)
+    def termination_grounds_given(self, event: EventData) -> bool:
+        data = self._data(event)
+        if data["initiator"] == "funders" and "grounds" not in data:
+            return self._refuse("a funders' termination needs grounds: non_compliance or ineligible (ACI art. 11.2)")
+        if data["initiator"] == "cpts" and "grounds" in data:
+            return self._refuse("grounds apply only to a funders' termination; a CPTS terminates without grounds")
+        return True
+
+    def referral_subject_termination(self, event: EventData) -> bool:
+        if self._data(event)["subject"] != "termination":
+            return self._refuse("in termination_pending a CPL referral's subject is termination")
+        return True
+
+    def referral_subject_refusal(self, event: EventData) -> bool:
+        if self._data(event)["subject"] != "contract_refusal":
+            return self._refuse("in contract_refused a CPL referral's subject is contract_refusal")
+        if self.facts.referral is not None:
+            return self._refuse("the CPL has already been referred this refusal")
+        return True
+
+    def funders_termination(self, event: EventData) -> bool:
+        if self.facts.termination_initiator != "funders":
+            return self._refuse("only a termination decided by the ARS and the CPAM can be referred to the CPL "
+                                "(ACI art. 11.2); this one was initiated by the CPTS")
+        return True
+
+    def termination_referral_window_open(self, event: EventData) -> bool:
+        return self._window_open("termination_cpl_window", event, "referral no longer admissible")
+
+    def refusal_referral_window_open(self, event: EventData) -> bool:
+        return self._window_open("contract_refusal_cpl_window", event, "referral no longer admissible")
+
+    def referral_pending(self, event: EventData) -> bool:
+        if self.facts.referral is None or self.facts.referral.decided:
+            return self._refuse("no CPL referral is pending (record cpl_referral_received first)")
+        return True
+
+    def meeting_not_held(self, event: EventData) -> bool:
+        held = self.facts.referral.held_on if self.facts.referral else None
+        if held is not None:
+            return self._refuse(f"the CPL already met on {held.isoformat()}")
+        return True
+
+    def meeting_held_without_opinion(self, event: EventData) -> bool:
+        referral = self.facts.referral
+        if referral is None or referral.held_on is None:
+            return self._refuse("the CPL has not met yet (record cpl_meeting_held first)")
+        if referral.opinion is not None:
+            return self._refuse(f"the CPL's opinion is already known ({referral.opinion})")
+        return True
+
+    def opinion_known(self, event: EventData) -> bool:
+        referral = self.facts.referral
+        if referral is None or referral.opinion is None:
+            return self._refuse("the funders' new decision comes after the CPL's opinion "
+                                "(notified, or deemed 30 days after the meeting; ACI art. 12.4.2)")
+        return True
+
+    def _outcome(self, event: EventData, wanted: str, allowed: str) -> bool:
+        outcome = self._data(event)["outcome"]
+        if outcome == wanted:
+            return True
+        return self._refuse(f"outcome {outcome!r} does not fit this referral: expected {allowed}")
+
+    def outcome_maintained(self, event: EventData) -> bool:
+        allowed = "maintained or withdrawn" if self.state == "termination_suspended" else "granted or maintained"
+        return self._outcome(event, "maintained", allowed)
+
+    def outcome_withdrawn(self, event: EventData) -> bool:
+        return self._outcome(event, "withdrawn", "maintained or withdrawn")
+
+    def outcome_granted(self, event: EventData) -> bool:
+        return self._outcome(event, "granted", "granted or maintained")
+
+
+_MACHINE_LOCK = threading.Lock()
+MACHINE = Machine(
+    model=None,
+    states=list(STATES),
+    transitions=TRANSITIONS,
+    initial=INITIAL,
+    send_event=True,
+    auto_transitions=False,
+    ignore_invalid_triggers=False,
+    model_override=False,
+)
+
+
+@contextmanager
+def attached(model: LifecycleModel, state: str = INITIAL) -> Iterator[LifecycleModel]:
+    """Attach `model` to the shared machine in `state` for the duration of a replay."""
+    with _MACHINE_LOCK:
+        MACHINE.add_model(model, initial=state)
+    try:
+        yield model
+    finally:
+        with _MACHINE_LOCK:
+            MACHINE.remove_model(model)
+
+
+def fire(model: LifecycleModel, event: str, at: date, data: dict[str, Any]) -> tuple[str, str]:
+    """Drive `model` through `event`; return (from, to) or raise TransitionRejected saying why and what fits."""
+    source = model.state
+    model.rejection = None
+    try:
+        accepted = MACHINE.events[event].trigger(model, at=at, data=data)
+    except MachineError:
+        raise TransitionRejected(
+            f"{event} is not allowed in state {source}: allowed in {', '.join(allowed_states(event))}"
+        ) from None
+    if not accepted:
+        reason = model.rejection or "its conditions are not met"
+        raise TransitionRejected(f"{event} rejected in state {source}: {reason}")
+    return source, model.state
+
+
+def allowed_states(event: str) -> list[str]:
+    """States in which `event` may be recorded."""
+    sources: list[str] = []
+    for row in TRANSITIONS:
+        if row["trigger"] == event:
+            for s in [row["source"]] if isinstance(row["source"], str) else row["source"]:
+                if s not in sources:
+                    sources.append(s)
+    return sources
+
+
+def diagram(fmt: str = "mermaid") -> str:
+    """The lifecycle graph as Mermaid or Graphviz dot text (for the docs and the dashboard)."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for row in TRANSITIONS:
+        sources = [row["source"]] if isinstance(row["source"], str) else list(row["source"])
+        for source in sources:
+            dest = row["dest"] or source
+            labels = edges.setdefault((source, dest), [])
+            if row["trigger"] not in labels:
+                labels.append(row["trigger"])
+    if fmt == "mermaid":
+        lines = ["stateDiagram-v2", f"    [*] --> {INITIAL}"]
+        lines += [f"    {s} --> {d}: {', '.join(t)}" for (s, d), t in edges.items() if s != d]
+        lines += [f"    {s} --> [*]" for s in FINAL]
+        return "\n".join(lines) + "\n"
+    if fmt == "dot":
+        lines = ["digraph cpts_lifecycle {", "    rankdir=LR;", "    node [shape=box, style=rounded];"]
+        lines += [f"    {s} [peripheries=2];" for s in FINAL]
+        lines += [f'    {s} -> {d} [label="{", ".join(t)}"];' for (s, d), t in edges.items() if s != d]
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown diagram format {fmt!r}: expected mermaid or dot")

@@ -1,0 +1,71 @@
+"""Database access: the URL (SQLite file by default, PostgreSQL by CPTS_DATABASE_URL) and migrations."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.pool import StaticPool
+from sqlmodel import create_engine
+
+from lifecycle.errors import DomainError
+
+DATABASE_ENV = "CPTS_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///cpts.db"
+
+
+class DatabaseNotReady(DomainError):
+    """The database has no schema, or an older one."""
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: explicit, else $CPTS_DATABASE_URL, else the SQLite file cpts.db here."""
+    url = url or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """An SQLAlchemy engine; SQLite gets foreign keys and a busy timeout (one writer at a time)."""
+    url = database_url(url)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One shared in-memory database (the simulator's virtual world).
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    script_location = Path(str(resources.files("workflows.migrations")))
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    command.upgrade(_alembic_config(engine), "head")
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Refuse to work on a database without the schema, with the command that fixes it."""
+    tables = set(inspect(engine).get_table_names())
+    if "cases" not in tables:
+        raise DatabaseNotReady(
+            f"the database {engine.url.render_as_string(hide_password=True)} has no schema: run `cpts db init` first"
+        )
