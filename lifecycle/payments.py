@@ -1,0 +1,409 @@
+"""The payment projection of a contracted CPTS (SPEC §7, ACI art. 7–9 and 11.3, annex 4).
+
+`payment_schedule` is pure: it reads the case's journal entries, the ruleset and a `today` given by the
+caller, never the clock. Amounts stay exact `Fraction`s until each line is rounded half-up to the cent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from lifecycle.calendar import Period, add_months
+from lifecycle.events import MISSIONS, PAYMENT_COMPONENTS, JournalEntry
+from lifecycle.indicators import attainment
+from lifecycle.ruleset import Ruleset
+
+CENT = Decimal("0.01")
+STATUSES = ("scheduled", "paid", "overdue", "awaiting_assessment", "cancelled")
+_COMPONENT_ORDER = {component: i for i, component in enumerate(PAYMENT_COMPONENTS)}
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """One payment (or refund) of the schedule, with the arithmetic that produced it."""
+
+    component: str
+    year: int
+    due: date
+    amount: Decimal | None
+    status: str
+    explanation: str
+    mission: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The SPEC §11 shape: amount as a string with 2 decimals, or None while awaiting assessment."""
+        return {
+            "component": self.component,
+            "year": self.year,
+            "due": self.due.isoformat(),
+            "amount": None if self.amount is None else str(self.amount),
+            "status": self.status,
+            "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class PaymentSchedule:
+    """Every payment of a contract, plus the termination settlement when there is one."""
+
+    lines: tuple[PaymentLine, ...]
+    refund_owed: Decimal
+    termination_year_due: Decimal | None
+
+
+def to_cents(value: Fraction) -> Decimal:
+    """Round an exact amount half-up to the cent (SPEC §7.5)."""
+    # Exact integer arithmetic: a Decimal division would first round the quotient to 28 digits.
+    hundredths = abs(Fraction(value)) * 100
+    cents = math.floor(hundredths + Fraction(1, 2))  # half-up, away from zero for negatives
+    return (Decimal(cents if value >= 0 else -cents) / 100).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class _YearTerms:
+    """The contract's terms for one contract year, after the avenants that apply to it."""
+
+    size: int
+    missions: frozenset[str]
+    snp_compensation: bool
+    snp_orientation: bool
+
+
+@dataclass(frozen=True)
+class _Draft:
+    component: str
+    year: int
+    due: date
+    exact: Fraction | None
+    explanation: str
+    mission: str | None = None
+    termination_settlement: bool = False
+
+
+def payment_schedule(
+    entries: Sequence[JournalEntry],
+    ruleset: Ruleset,
+    today: date,
+    *,
+    population: int,
+    termination_effective: date | None = None,
+) -> PaymentSchedule:
+    """Project every payment of a case's contract from its journal (replay order, voided entries removed)."""
+    signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
+    if signed_at is None:
+        return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
+    return _Projection(entries[signed_at:], ruleset, population, termination_effective).schedule(today)
+
+
+class _Projection:
+    """The facts of one contract gathered from its journal, and the rules of SPEC §7 applied to them."""
+
+    def __init__(self, entries: Sequence[JournalEntry], rules: Ruleset, population: int,
+                 termination: date | None) -> None:
+        signature = entries[0]
+        self.rules, self.signed, self.years = rules, signature.at, rules.contract_years
+        self.rate = rules.advance_rate
+        self.starts: dict[str, date] = {}
+        self.attainments: dict[tuple[str, int], Fraction] = {}
+        self.payments: Counter[tuple[str, int]] = Counter()
+        avenants: list[tuple[date, dict]] = []
+        data, chosen = signature.data, signature.data.get("population")
+        initial = _YearTerms(
+            size=rules.size_for(population if chosen is None else chosen),
+            missions=frozenset(rules.socle_missions) | frozenset(data.get("missions") or ()),
+            snp_compensation=bool(data.get("snp_compensation", True)),
+            snp_orientation=bool(data.get("snp_orientation", False)),
+        )
+        for entry in entries[1:]:
+            info = entry.data
+            if entry.type == "mission_started":
+                self.starts.setdefault(info["mission"], entry.at)
+            elif entry.type == "avenant_signed":
+                avenants.append((entry.at, dict(info)))
+            elif entry.type == "indicators_reported":
+                for mission, report in info["missions"].items():
+                    self.attainments[(mission, info["year"])] = attainment(report)  # a later report wins
+            elif entry.type == "payment_recorded":
+                self.payments[(info["component"], info["year"])] += 1
+            elif entry.type == "refund_received":
+                self.payments[("refund", 0)] += 1
+            elif entry.type == "termination_effective" and termination is None:
+                termination = entry.at
+        self.terms = {year: self._terms(initial, avenants, year) for year in range(1, self.years + 1)}
+        self.termination = termination
+        contracted = frozenset().union(*(t.missions for t in self.terms.values()))
+        started = [day for mission, day in self.starts.items() if mission in contracted]
+        self.first_start = min(started) if started else None
+
+    # ------------------------------------------------------------------------------------ calendar
+    def anniversary(self, year: int) -> date:
+        """Anniversary K = signature + 12·K months, month-end clamped (SPEC §6)."""
+        return add_months(self.signed, 12 * year)
+
+    def settlement(self, year: int) -> date:
+        """settle(K) = anniversary K + 2 months (ACI art. 9.2)."""
+        return add_months(self.anniversary(year), self.rules.settlement_delay_months)
+
+    def days_in(self, year: int) -> int:
+        return (self.anniversary(year) - self.anniversary(year - 1)).days
+
+    def year_of(self, day: date) -> int:
+        """The contract year a date falls in (an anniversary opens a year); years + 1 past the end."""
+        for year in range(1, self.years + 1):
+            if day < self.anniversary(year):
+                return year
+        return self.years + 1
+
+    def _terms(self, initial: _YearTerms, avenants: list[tuple[date, dict]], year: int) -> _YearTerms:
+        """SPEC §7.6 (interpretation): an avenant applies from the anniversary that follows its signature."""
+        terms = initial
+        for signed, changes in avenants:
+            if self.year_of(signed) >= year:
+                continue
+            added = frozenset(changes.get("add_missions") or ())
+            dropped = frozenset(changes.get("drop_missions") or ())
+            terms = replace(
+                terms, missions=(terms.missions | added) - dropped,
+                size=self.rules.size_for(changes["population"]) if "population" in changes else terms.size,
+                snp_orientation=changes.get("snp_orientation", terms.snp_orientation),
+            )
+        return terms
+
+    # ------------------------------------------------------------------------------------ amounts
+    def fonctionnement(self, year: int) -> int:
+        return self.rules.fonctionnement[self.terms[year].size - 1]
+
+    def fixed_envelope(self, mission: str, year: int) -> tuple[Fraction, str]:
+        """X_m for a year: the fixed envelope, plus for access the SNP components the contract has chosen."""
+        terms, amounts = self.terms[year], self.rules.missions[mission]
+        i = terms.size - 1
+        parts = [("fixed", amounts.fixed[i])]
+        # SPEC §7 (interpretation, ruleset payments.snp_paid_like_access_fixed): SNP follows access fixed.
+        if amounts.snp_compensation and terms.snp_compensation:
+            parts.append(("SNP compensation", amounts.snp_compensation[i]))
+        if amounts.snp_orientation and terms.snp_orientation:
+            parts.append(("SNP orientation", amounts.snp_orientation[i]))
+        total = sum(amount for _, amount in parts)
+        detail = "" if len(parts) == 1 else f"; {_euros(total)} = " + " + ".join(
+            f"{label} {_euros(amount)}" for label, amount in parts
+        )
+        return Fraction(total), detail
+
+    def variable_envelope(self, mission: str, year: int) -> int:
+        return self.rules.missions[mission].variable[self.terms[year].size - 1]
+
+    def active(self, mission: str, year: int) -> bool:
+        """Whether mission m is paid for year K: in that year's terms, and started before the year ends."""
+        start = self.starts.get(mission)
+        return 1 <= year <= self.years and mission in self.terms[year].missions \
+            and start is not None and start < self.anniversary(year)
+
+    # ------------------------------------------------------------------------------------ schedule
+    def schedule(self, today: date) -> PaymentSchedule:
+        drafts = self._fonctionnement_lines()
+        for mission in MISSIONS:
+            drafts += self._mission_lines(mission)
+        refund, year_due, year = Fraction(0), None, None
+        if self.termination is not None and self.year_of(self.termination) <= self.years:
+            year = self.year_of(self.termination)
+            settlement, refund, year_due = self._termination(year, drafts)
+            drafts += settlement
+        return PaymentSchedule(
+            lines=tuple(sorted(self._statuses(drafts, today, year), key=_line_order)),
+            refund_owed=to_cents(refund),
+            termination_year_due=None if year_due is None else to_cents(year_due),
+        )
+
+    def _fonctionnement_lines(self) -> list[_Draft]:
+        # ACI art. 9.1: the whole year-1 amount at signature, without waiting for a mission to start.
+        first = Fraction(self.fonctionnement(1))
+        drafts = [_Draft("fonctionnement.advance", 1, self.signed, first,
+                         f"{_euros(first)} in full at signature (ACI art. 9.1)")]
+        for year in range(2, self.years + 1):
+            if self.first_start is None or self.first_start >= self.anniversary(year):
+                continue  # no mission had started by the end of that year: no fonctionnement for it
+            amount, opens = self.fonctionnement(year), self.anniversary(year - 1)
+            due = max(opens, self.first_start)
+            when = f"anniversary {opens}" if due == opens else f"first mission start, after {opens}"
+            drafts += [
+                _Draft("fonctionnement.advance", year, due, self.rate * amount,
+                       f"{_rate(self.rate)} × {_euros(amount)} ({when}; ACI art. 9.1)"),
+                _Draft("fonctionnement.balance", year, self.settlement(year), (1 - self.rate) * amount,
+                       f"{_rate(1 - self.rate)} × {_euros(amount)} (balance of year {year}; ACI art. 9.1)"),
+            ]
+        return drafts
+
+    def _mission_lines(self, mission: str) -> list[_Draft]:
+        drafts: list[_Draft] = []
+        for year in range(1, self.years + 1):
+            if not self.active(mission, year):
+                continue
+            closes, length = self.anniversary(year), self.days_in(year)
+            begins = max(self.starts[mission], self.anniversary(year - 1))
+            p = Fraction((closes - begins).days, length)
+            share = "" if p == 1 else f" × {(closes - begins).days}/{length}"
+            fixed, detail = self.fixed_envelope(mission, year)
+            settle, rate = self.settlement(year), self.rate
+            if not self.active(mission, year - 1):
+                # ACI art. 9.2, annex 4: the first advance is prorated from the start to the anniversary; a
+                # start on an anniversary opens a full year (cas 3).
+                why = (f"{mission} started {self.starts[mission]}, anniversary {closes}" if p != 1
+                       else f"{mission} paid from {begins}: a full year to anniversary {closes}")
+                drafts.append(_Draft(f"{mission}.fixed.advance", year, begins, rate * fixed * p,
+                                     f"{_rate(rate)} × {_euros(fixed)}{share} ({why}{detail})", mission))
+            balance = f"{_rate(1 - rate)} × {_euros(fixed)}{share} (balance of year {year}{detail})"
+            drafts.append(_Draft(f"{mission}.fixed.balance", year, settle, (1 - rate) * fixed * p, balance,
+                                 mission))
+            drafts.append(self._variable(mission, year, settle, p, share, ""))
+            if self.active(mission, year + 1):
+                following, detail = self.fixed_envelope(mission, year + 1)
+                why = f"advance for year {year + 1}, paid with the settlement of year {year}{detail}"
+                drafts.append(_Draft(f"{mission}.fixed.advance", year + 1, settle, rate * following,
+                                     f"{_rate(rate)} × {_euros(following)} ({why})", mission))
+        return drafts
+
+    def _variable(self, mission: str, year: int, due: date, p: Fraction, share: str, note: str) -> _Draft:
+        """V_m · p · r, or awaiting assessment until the year's attainment is reported (SPEC §9)."""
+        variable, r = self.variable_envelope(mission, year), self.attainments.get((mission, year))
+        if r is None:
+            text, amount = f"r (awaiting the year-{year} attainment{note})", None
+        else:
+            text, amount = f"{_rate(r)} (year-{year} attainment{note})", variable * p * r
+        return _Draft(f"{mission}.variable", year, due, amount, f"{_euros(variable)}{share} × {text}",
+                      mission, termination_settlement=bool(note))
+
+    def _termination(self, year: int, drafts: list[_Draft]) -> tuple[list[_Draft], Fraction, Fraction]:
+        """ACI art. 11.3, SPEC §7.7: the termination year is due prorata temporis, net of its advances.
+
+        The reading that reproduces SPEC §7's worked example (102 397.26 due against 112 125.00 paid): the
+        "active components" are those paid by advance, i.e. fonctionnement and each mission's fixed envelope
+        (SNP included), each × days(max(anniversary K−1, its start) → E) / days(year K):
+        (60 000 + 29 500 + 10 000 + 35 000 + 15 000) × 250/365 = 102 397.26. The variable part has no advance
+        to net: it gets its own line, prorated alike, once the year's attainment is known. "Advances paid" are
+        the year-K advance lines due on or before E (the funders pay them on their due dates).
+        """
+        end = self.termination
+        assert end is not None
+        opens, length = self.anniversary(year - 1), self.days_in(year)
+        settle_on = add_months(end, self.rules.settlement_delay_months)
+        note = f"; termination effective {end}"
+        rows: list[tuple[str, Fraction, Fraction, str]] = []  # (balance component, due, advanced, arithmetic)
+        extra: list[_Draft] = []
+
+        def row(component: str, begins: date, annual: Fraction) -> None:
+            days = (end - begins).days
+            advanced = sum((d.exact or 0 for d in drafts if d.year == year and d.due <= end
+                            and d.component == component.replace(".balance", ".advance")), Fraction(0))
+            text = f"{component.split('.')[0]} {_euros(annual)} × {days}/{length}"
+            rows.append((component, annual * days / length, advanced, text))
+
+        if year == 1 or (self.first_start is not None and self.first_start < end):
+            begins = self.signed if year == 1 else max(opens, self.first_start or opens)
+            row("fonctionnement.balance", begins, Fraction(self.fonctionnement(year)))
+        for mission in MISSIONS:
+            start = self.starts.get(mission)
+            if mission in self.terms[year].missions and start is not None and start < end:
+                begins = max(opens, start)
+                row(f"{mission}.fixed.balance", begins, self.fixed_envelope(mission, year)[0])
+                days = (end - begins).days
+                share = f" × {days}/{length}"
+                extra.append(self._variable(mission, year, settle_on, Fraction(days, length), share, note))
+
+        due = sum((r[1] for r in rows), Fraction(0))
+        paid = sum((r[2] for r in rows), Fraction(0))
+        basis = (f"due for year {year}: {' + '.join(r[3] for r in rows) or 'nothing'} = {_cents(due)}; "
+                 f"advances paid for year {year}: {_cents(paid)}{note} (ACI art. 11.3)")
+        if due < paid:
+            # ACI art. 11.3: refunded within 2 months of E (the engine rolls the procedural deadline).
+            refund_by = _after(end, self.rules.deadline("refund").period)
+            text = f"{_cents(paid)} − {_cents(due)} to refund; {basis}"
+            extra.append(_Draft("refund", year, refund_by, paid - due, text, termination_settlement=True))
+            return extra, paid - due, due
+        # The CPTS is owed the difference: one balance per component, a component's excess advance being
+        # offset against the others' balances (in component order) so that no line is negative.
+        excess = sum((a - d for _, d, a, _ in rows if a > d), Fraction(0))
+        for component, owed_in_year, advanced, text in rows:
+            offset = min(max(owed_in_year - advanced, Fraction(0)), excess)
+            excess -= offset
+            if owed_in_year - advanced - offset > 0:
+                offset_text = f" − {_cents(offset)} offset" if offset else ""
+                extra.append(_Draft(
+                    component, year, settle_on, owed_in_year - advanced - offset,
+                    f"{text} − advances {_cents(advanced)}{offset_text} (termination settlement: year {year} "
+                    f"due {_cents(due)} against advances {_cents(paid)}{note}; ACI art. 11.3)",
+                    None if component.startswith("fonctionnement") else component.split(".")[0],
+                    termination_settlement=True,
+                ))
+        return extra, Fraction(0), due
+
+    def _statuses(self, drafts: list[_Draft], today: date, year: int | None) -> list[PaymentLine]:
+        end = self.termination
+
+        def cancelled(d: _Draft) -> bool:
+            # SPEC §7.7: payments of the termination year and later falling due after E are cancelled;
+            # completed years' settlements stay owed, and so do the termination settlement lines.
+            return year is not None and end is not None and not d.termination_settlement \
+                and d.year >= year and d.due > end
+
+        # A recorded payment marks one line of its (component, year), live lines first, earliest first.
+        remaining = Counter(self.payments)
+        if year is not None:
+            remaining[("refund", year)] += remaining.pop(("refund", 0), 0)
+        paid: set[int] = set()
+        for index, d in sorted(enumerate(drafts), key=lambda item: (cancelled(item[1]), item[1].due)):
+            if remaining[(d.component, d.year)] > 0:
+                remaining[(d.component, d.year)] -= 1
+                paid.add(index)
+
+        lines = []
+        for index, d in enumerate(drafts):
+            if cancelled(d) and index not in paid:
+                status = "cancelled"
+            elif d.exact is None:
+                status = "awaiting_assessment"
+            elif index in paid:
+                status = "paid"
+            else:
+                status = "overdue" if d.due < today else "scheduled"
+            amount = None if d.exact is None else to_cents(d.exact)
+            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, d.explanation, d.mission))
+        return lines
+
+
+def _line_order(line: PaymentLine) -> tuple[date, int, int]:
+    return line.due, _COMPONENT_ORDER.get(line.component, len(_COMPONENT_ORDER)), line.year
+
+
+def _after(anchor: date, period: Period) -> date:
+    if period.months:
+        return add_months(anchor, period.months)
+    return anchor + timedelta(days=period.days)
+
+
+def _euros(value: int | Fraction) -> str:
+    """'29 500' for whole euros, '17 275.68' otherwise (explanations only; amounts stay exact)."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return f"{value.numerator:,}".replace(",", " ")
+    return _cents(value)
+
+
+def _cents(value: Fraction) -> str:
+    return f"{to_cents(value):,.2f}".replace(",", " ")
+
+
+def _rate(value: Fraction) -> str:
+    """'0.75', '0.8'; a rate with no finite decimal form as 'a/b'."""
+    denominator = value.denominator
+    for factor in (2, 5):
+        while denominator % factor == 0:
+            denominator //= factor
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    return f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
