@@ -124,6 +124,7 @@ class CaseFacts:
     termination_initiator: str | None = None
     referral: Referral | None = None
     open_windows: dict[str, date] = field(default_factory=dict)  # deadline key → last day of the window
+    closed_windows: dict[str, date] = field(default_factory=dict)  # windows that elapsed unused
     overlaps: list[str] | None = None  # set only while checking a new explicit validation
     accord_in_force: bool = True
     required_documents: tuple[str, ...] = ()
@@ -155,6 +156,9 @@ class LifecycleModel:
     def _window_open(self, key: str, event: EventData, what: str) -> bool:
         last_day = self.facts.open_windows.get(key)
         if last_day is None:
+            closed = self.facts.closed_windows.get(key)
+            if closed is not None:
+                return self._refuse(f"{what}: the window closed on {closed.isoformat()}")
             return self._refuse(f"{what}: no such window is open")
         if self._at(event) > last_day:
             return self._refuse(f"{what}: the window closed on {last_day.isoformat()}")

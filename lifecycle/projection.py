@@ -170,13 +170,21 @@ class _Replay:
         try:
             source, dest = fire(self.model, entry.type, entry.at, data)
         except TransitionRejected as exc:
-            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc)))
+            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc) + self._closed_hint(entry.type)))
             return
         finally:
             self.facts.overlaps = None
         self.accepted.append(entry)
         self.history.append(HistoryItem(entry.at, entry.type, source, dest, entry.seq))
         self._after(entry.type, entry.at, data, entry.seq)
+
+    def _closed_hint(self, event: str) -> str:
+        """When an act comes after the window it belonged to has elapsed, say so (and when)."""
+        for d in reversed(self.deadlines):
+            if d.closed_as == ELAPSED and event in d.rule.completed_by:
+                follow = f", then {d.rule.event} took effect" if d.rule.event else ""
+                return f" (the {d.key} window closed on {d.due.isoformat()}{follow})"
+        return ""
 
     def _fire_timers(self, before: date) -> None:
         """Close every window whose last day is before `before`, in date order, firing system events."""
@@ -188,6 +196,7 @@ class _Replay:
             deadline = min(ready, key=lambda d: (self._fire_day(d), d.due))
             deadline.closed_as, deadline.closed_on = ELAPSED, deadline.due
             self.facts.open_windows.pop(deadline.rule.key, None)
+            self.facts.closed_windows[deadline.rule.key] = deadline.due
             if deadline.rule.event:
                 self._system_event(deadline.rule.event, deadline.due, deadline)
 
@@ -242,7 +251,10 @@ class _Replay:
 
     def _cancel(self, event: str, at: date) -> None:
         for d in self.deadlines:
-            if d.is_open and event in d.rule.cancelled_by and d.due >= at:
+            # A breached deadline stays breached; a window still open (not yet fired, e.g. an effect waiting
+            # for the CPL referral window) is cancelled even if its own date has passed.
+            still_relevant = d.due >= at or d.rule.at_expiry != "breach"
+            if d.is_open and event in d.rule.cancelled_by and still_relevant:
                 d.closed_as, d.closed_on = CANCELLED, at
                 d.note = f"cancelled by {event} on {at.isoformat()}"
                 self.facts.open_windows.pop(d.rule.key, None)
