@@ -77,6 +77,7 @@ class Ruleset:
     settlement_delay_months: int
     reminder_offsets: tuple[int, ...]
     breach_notice_days_after: int
+    catch_up_days: int
     deadlines: dict[str, DeadlineRule]
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -250,6 +251,7 @@ def _load(path: Path) -> Ruleset:
         settlement_delay_months=r.get("payments.settlement_delay_months", int),
         reminder_offsets=tuple(sorted(offsets, reverse=True)),
         breach_notice_days_after=r.get("reminders.breach_notice_days_after", int),
+        catch_up_days=r.get("reminders.catch_up_days", int),
         deadlines=deadlines,
         raw=doc,
     )

@@ -22,8 +22,10 @@ from lifecycle.errors import DomainError, EventRejected, TransitionRejected
 from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.projection import NewEventCheck, Projection, project
+from lifecycle.reminders import next_notice_day, notices_due
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
-from workflows.tables import Case, DeadlineRow, JournalRow
+from notifications.outbox import enqueue_notices
+from workflows.tables import Case, DeadlineRow, JournalRow, PaymentRow
 
 GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "system"
@@ -63,6 +65,7 @@ class SweepReport:
     cases: int = 0
     system_events: tuple[tuple[int, str, date], ...] = ()
     breached: tuple[tuple[int, str], ...] = ()
+    notifications: int = 0
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -198,7 +201,7 @@ def apply(
                          data=canonical_json(data), evidence=event.evidence, prev_hash=prev_hash, hash="")
         row.hash = row_hash(row)
         session.add(row)
-        _refresh(session, case, after, now, row.hash)
+        _refresh(session, case, after, now, row.hash, notices_from=today)
         if _before_commit is not None:
             _before_commit(session)
         return ApplyResult(case.id, seq, before.state, after.state, after)
@@ -250,23 +253,30 @@ def find_overlaps(session: Session, case: Case) -> list[str]:
     return found
 
 
-def wake_on(projection: Projection) -> date | None:
+def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date) -> date | None:
     """The first local day on which the sweep has something to do for this case: a system event already
-    due, or the day after a pending deadline's due date (it fires or becomes breached then)."""
+    due, the day after a pending deadline's due date (it fires or becomes breached then), or a day on or
+    after `notices_from` when a reminder or breach notice is owed."""
     days = [e.at for e in projection.due_system_events]
     days += [d.due + timedelta(days=1) for d in projection.deadlines
              if d.status == "pending" and d.due >= projection.today]
+    notice_day = next_notice_day(projection, rules, notices_from)
+    if notice_day is not None:
+        days.append(notice_day)
     return min(days, default=None)
 
 
-def _refresh(session: Session, case: Case, projection: Projection, now: datetime, head: str) -> None:
-    """Write the projections (case state, deadlines) and the journal head under the optimistic version check."""
+def _refresh(session: Session, case: Case, projection: Projection, now: datetime, head: str,
+             *, notices_from: date) -> None:
+    """Write the projections (case state, deadlines, payments) and the journal head under the optimistic
+    version check."""
+    rules = ruleset_for(case)
     result = session.execute(
         update(Case)
         .where(col(Case.id) == case.id, col(Case.version) == case.version)
         .values(state=projection.state, version=case.version + 1, population=projection.population,
-                size=ruleset_for(case).size_for(projection.population), updated_at=now,
-                journal_head=head, wake_on=wake_on(projection))
+                size=rules.size_for(projection.population), updated_at=now,
+                journal_head=head, wake_on=wake_on(projection, rules, notices_from=notices_from))
     )
     if result.rowcount != 1:
         raise ConcurrentModification(
@@ -279,6 +289,11 @@ def _refresh(session: Session, case: Case, projection: Projection, now: datetime
             met_on=d.met_on, at_expiry=d.at_expiry, recipients=json.dumps(list(d.recipients)),
             explanation=canonical_json({**d.explanation.as_dict(), "note": d.note, "text": d.explain()}),
         ))
+    session.execute(delete(PaymentRow).where(col(PaymentRow.case_id) == case.id))
+    for line in projection.payments.lines if projection.payments else ():
+        session.add(PaymentRow(case_id=case.id, component=line.component, mission=line.mission, year=line.year,
+                               due=line.due, amount=line.amount, status=line.status,
+                               explanation=line.explanation))
     session.expire(case)
 
 
@@ -300,18 +315,20 @@ def sweep(engine: Engine, *, today: date | None = None, now: datetime | None = N
         candidates = sorted(set(session.exec(query)))
     fired: list[tuple[int, str, date]] = []
     breached: list[tuple[int, str]] = []
-    swept = 0
+    swept = notifications = 0
     for case_id in candidates:
         outcome = _sweep_case(engine, case_id, today, now)
         if outcome is not None:
             swept += 1
             fired.extend((case_id, t, at) for t, at in outcome[0])
             breached.extend((case_id, ident) for ident in outcome[1])
-    return SweepReport(today=today, cases=swept, system_events=tuple(fired), breached=tuple(breached))
+            notifications += outcome[2]
+    return SweepReport(today=today, cases=swept, system_events=tuple(fired), breached=tuple(breached),
+                       notifications=notifications)
 
 
 def _sweep_case(engine: Engine, case_id: int, today: date | None,
-                now: datetime) -> tuple[list[tuple[str, date]], list[str]] | None:
+                now: datetime) -> tuple[list[tuple[str, date]], list[str], int] | None:
     with Session(engine) as session, session.begin():
         query = select(Case).where(Case.id == case_id)
         if engine.dialect.name == "postgresql":
@@ -339,7 +356,11 @@ def _sweep_case(engine: Engine, case_id: int, today: date | None,
             projection = project_case(session, case, case_today, rows=rows)
         newly_breached = [d.ident for d in projection.deadlines
                           if d.status == "breached" and old.get(d.ident) != "breached"]
+        rules = ruleset_for(case)
+        enqueued = enqueue_notices(session, case, notices_due(projection, rules, case_today), now)
+        # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
+        next_day = case_today + timedelta(days=1)
         changed = fired or any(old.get(d.ident) != d.status for d in projection.deadlines)
-        if changed or case.wake_on != wake_on(projection):
-            _refresh(session, case, projection, now, rows[-1].hash)
-        return fired, newly_breached
+        if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
+            _refresh(session, case, projection, now, rows[-1].hash, notices_from=next_day)
+        return fired, newly_breached, len(enqueued)

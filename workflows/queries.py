@@ -21,7 +21,7 @@ from workflows.engine import (
     row_hash,
     utc_now,
 )
-from workflows.tables import Case, DeadlineRow
+from workflows.tables import Case, DeadlineRow, OutboxRow
 
 
 def case_summary(case: Case) -> dict[str, Any]:
@@ -146,5 +146,9 @@ def verify_journal(engine: Engine, case_id: int | str) -> list[str]:
 
 
 def simulated_notifications(engine: Engine, case_id: int) -> list[dict[str, Any]]:
-    """Notifications enqueued for a case, in the SPEC §11 shape (filled by the outbox, see notifications)."""
-    return []
+    """Notifications enqueued for a case, in the SPEC §11 shape: {deadline, kind, on, roles}."""
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxRow).where(OutboxRow.case_id == case_id)
+                            .order_by(OutboxRow.send_on, OutboxRow.id))
+        return [{"deadline": r.deadline_key, "kind": r.kind, "on": r.send_on.isoformat(),
+                 "roles": json.loads(r.roles)} for r in rows]
