@@ -35,6 +35,7 @@ class PaymentLine:
     status: str
     explanation: str
     mission: str | None = None
+    ceiling: Decimal | None = None  # at full attainment for a variable line; else the amount
 
     def as_dict(self) -> dict[str, object]:
         """The SPEC §11 shape: amount as a string with 2 decimals, or None while awaiting assessment."""
@@ -84,6 +85,7 @@ class _Draft:
     explanation: str
     mission: str | None = None
     termination_settlement: bool = False
+    ceiling: Fraction | None = None  # a variable line's amount at full attainment (budget planning)
 
 
 def payment_schedule(
@@ -276,7 +278,7 @@ class _Projection:
         else:
             text, amount = f"{_rate(r)} (year-{year} attainment{note})", variable * p * r
         return _Draft(f"{mission}.variable", year, due, amount, f"{_euros(variable)}{share} × {text}",
-                      mission, termination_settlement=bool(note))
+                      mission, termination_settlement=bool(note), ceiling=variable * p)
 
     def _termination(self, year: int, drafts: list[_Draft]) -> tuple[list[_Draft], Fraction, Fraction]:
         """ACI art. 11.3, SPEC §7.7: the termination year is due prorata temporis, net of its advances.
@@ -372,7 +374,9 @@ class _Projection:
             else:
                 status = "overdue" if d.due < today else "scheduled"
             amount = None if d.exact is None else to_cents(d.exact)
-            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, d.explanation, d.mission))
+            ceiling = to_cents(d.ceiling) if d.ceiling is not None else amount
+            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, d.explanation, d.mission,
+                                     ceiling))
         return lines
 
 

@@ -170,7 +170,10 @@ class _Replay:
         try:
             source, dest = fire(self.model, entry.type, entry.at, data)
         except TransitionRejected as exc:
-            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc) + self._closed_hint(entry.type)))
+            message = str(exc)
+            if "closed on" not in message:
+                message += self._closed_hint(entry.type)
+            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, message))
             return
         finally:
             self.facts.overlaps = None

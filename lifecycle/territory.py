@@ -193,6 +193,14 @@ def departement(code: str) -> Departement:
         raise UnknownDepartement(f"unknown département {code!r}: not in the reference data") from None
 
 
+def region(code: str) -> Region:
+    """A région by its INSEE code ('44' Grand Est, '04' La Réunion)."""
+    try:
+        return _tables().regions[str(code).strip()]
+    except KeyError:
+        raise TerritoryError(f"unknown région code {code!r}: expected an INSEE région code such as 44 or 04") from None
+
+
 def region_of(departement_code: str) -> Region:
     """The région (hence the ARS) of a seat département."""
     return _tables().regions[departement(departement_code).region]

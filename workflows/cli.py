@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from lifecycle import territory
 from lifecycle.calendar import DeadlineKind, LegalCalendar, Period
@@ -288,10 +289,32 @@ def demo_command(
     typer.echo(summary)
 
 
+# Commands of the payments and notifications issues live in their own modules, on the same apps.
+from workflows import cli_notify, cli_payments  # noqa: E402
+
+cli_payments.register(app, case_app)
+cli_notify.register(app, case_app, calendar_app)
+
+
 def main() -> None:
     """Entry point: one-line errors, exit code 2, never a traceback for a user's mistake."""
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(prog_name="cpts", standalone_mode=False)
     except DomainError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        typer.echo(f"error: database error ({detail}); is the schema up to date? run `cpts db init`", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        # Usage errors of the command-line parser (missing option, bad choice): one line too.
+        if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
+            typer.echo(f"error: {exc.format_message()} (see cpts --help)", err=True)
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ == "Abort":
+            typer.echo("aborted", err=True)
+            sys.exit(130)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -292,7 +292,7 @@ def _refresh(session: Session, case: Case, projection: Projection, now: datetime
     session.execute(delete(PaymentRow).where(col(PaymentRow.case_id) == case.id))
     for line in projection.payments.lines if projection.payments else ():
         session.add(PaymentRow(case_id=case.id, component=line.component, mission=line.mission, year=line.year,
-                               due=line.due, amount=line.amount, status=line.status,
+                               due=line.due, amount=line.amount, ceiling=line.ceiling, status=line.status,
                                explanation=line.explanation))
     session.expire(case)
 

@@ -91,6 +91,7 @@ class PaymentRow(SQLModel, table=True):
     year: int
     due: date
     amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    ceiling: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     status: str
     explanation: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('due', sa.Date(), nullable=False),
     sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=True),
+    sa.Column('ceiling', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('status', sa.String(), nullable=False),
     sa.Column('explanation', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),

@@ -1,0 +1,164 @@
+"""The échéancier through the engine, the simulator and the CLI, and the portfolio's budget forecast.
+
+Expected amounts are SPEC §7's worked example, copied as literals.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from workflows import engine as services
+from workflows.cli import main
+from workflows.finance import case_payments, forecast, total
+from workflows.simulate import load_scenario, run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKED_EXAMPLE = ROOT / "scenarios" / "spec-worked-example.json"
+
+# SPEC §7 worked example: (due, component, year, amount)
+SPEC_LINES = [
+    ("2024-03-15", "fonctionnement.advance", 1, "60000.00"),
+    ("2024-06-03", "access.fixed.advance", 1, "17275.68"),
+    ("2024-09-02", "quality.fixed.advance", 1, "3986.30"),
+    ("2025-01-06", "parcours.fixed.advance", 1, "4890.41"),
+    ("2025-03-15", "fonctionnement.advance", 2, "45000.00"),
+    ("2025-03-15", "prevention.fixed.advance", 2, "11250.00"),
+    ("2025-05-15", "access.fixed.balance", 1, "5758.56"),
+    ("2025-05-15", "access.variable", 1, "10931.51"),
+    ("2025-05-15", "access.fixed.advance", 2, "22125.00"),
+    ("2025-05-15", "quality.fixed.balance", 1, "1328.77"),
+    ("2025-05-15", "quality.variable", 1, "5315.07"),
+    ("2025-05-15", "quality.fixed.advance", 2, "7500.00"),
+    ("2025-05-15", "parcours.fixed.balance", 1, "1630.14"),
+    ("2025-05-15", "parcours.variable", 1, "3260.27"),
+    ("2025-05-15", "parcours.fixed.advance", 2, "26250.00"),
+]
+
+
+@pytest.fixture(scope="module")
+def worked_example() -> dict:
+    return run_scenario(load_scenario(WORKED_EXAMPLE))
+
+
+def test_simulating_the_spec_worked_example_reproduces_every_payment_to_the_cent(worked_example):
+    paid_or_due = {(p["due"], p["component"], p["year"]): p["amount"] for p in worked_example["payments"]}
+    for due, component, year, amount in SPEC_LINES:
+        assert paid_or_due.get((due, component, year)) == amount, (due, component, year)
+
+
+def test_the_termination_effective_on_20_november_2025_asks_a_refund_of_9727_74_by_20_january_2026(worked_example):
+    refunds = [p for p in worked_example["payments"] if p["component"] == "refund"]
+    assert refunds == [{"component": "refund", "year": 2, "due": "2026-01-20", "amount": "9727.74",
+                        "status": "overdue"}]
+    refund_deadline = [d for d in worked_example["deadlines"] if d["key"] == "refund"]
+    assert refund_deadline == [{"key": "refund", "due": "2026-01-20", "status": "breached", "met_on": None}]
+    assert worked_example["state"] == "terminated"
+
+
+def test_payments_scheduled_after_the_termination_are_cancelled(worked_example):
+    after = [p for p in worked_example["payments"] if p["due"] > "2025-11-20" and p["component"] != "refund"
+             and p["status"] != "awaiting_assessment"]
+    assert after and all(p["status"] == "cancelled" for p in after)
+
+
+def test_the_refund_deadline_and_its_breach_notice_reach_the_binome_the_cpts_and_legal_staff(worked_example):
+    notices = [n for n in worked_example["notifications"] if n["deadline"] == "refund"]
+    assert {"deadline": "refund", "kind": "breach", "on": "2026-01-21", "roles": ["ars", "cpam", "cpts", "legal"]} \
+        in notices
+
+
+# --------------------------------------------------------------------------------- through the engine
+def _contract(db, *, signed: str = "2024-03-15") -> int:
+    case = services.create_case(db, name="CPTS Test", departement="01", population=50_000)
+    today = date(2026, 11, 25)
+    for at, event, data in [
+        ("2023-01-09", "contact_recorded", {"source": "ars"}),
+        ("2023-01-16", "first_meeting_held", {}),
+        ("2023-03-01", "loi_submitted", {}),
+        ("2023-03-20", "loi_decision", {"party": "ars", "decision": "approve"}),
+        ("2023-03-22", "loi_decision", {"party": "am", "decision": "approve"}),
+        ("2023-10-02", "health_project_received", {}),
+        ("2023-11-15", "health_project_validated", {}),
+        ("2024-01-15", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        (signed, "contract_signed", {"missions": ["quality"]}),
+        ("2024-06-03", "mission_started", {"mission": "access"}),
+    ]:
+        services.apply(db, case.id, services.NewEvent(event, date.fromisoformat(at), data), "test", today=today)
+    return case.id
+
+
+def test_a_recorded_payment_marks_its_line_paid_and_an_unpaid_past_line_is_overdue(db):
+    case_id = _contract(db)
+    services.apply(db, case_id, services.NewEvent("payment_recorded", date(2024, 3, 20), {
+        "component": "fonctionnement.advance", "year": 1, "amount": "60000.00"}), "agent", today=date(2024, 7, 1))
+    lines = {(p.component, p.year): p for p in case_payments(db, case_id, today=date(2024, 7, 1))}
+
+    assert lines[("fonctionnement.advance", 1)].status == "paid"
+    assert lines[("access.fixed.advance", 1)].status == "overdue"  # due 3 June 2024, not recorded
+    assert lines[("access.fixed.advance", 1)].amount == Decimal("17275.68")
+
+
+def test_the_forecast_sums_what_the_funders_pay_in_a_year_by_component(sqlite_db):
+    _contract(sqlite_db)
+    groups = {g.key: g for g in forecast(sqlite_db, 2024, by="component")}
+
+    assert groups["fonctionnement.advance"].committed == Decimal("60000.00")
+    assert groups["access.fixed.advance"].committed == Decimal("17275.68")
+    assert total(list(groups.values()), 2024).committed == Decimal("77275.68")
+
+
+def test_the_forecast_shows_variable_parts_awaiting_assessment_at_full_attainment(sqlite_db):
+    _contract(sqlite_db)
+    groups = {g.key: g for g in forecast(sqlite_db, 2025, by="component")}
+
+    # access variable year 1: 17 500 × 285/365 = 13 664.38 at full attainment, amount not yet known
+    assert groups["access.variable"].committed == Decimal("0.00")
+    assert groups["access.variable"].awaiting_ceiling == Decimal("13664.38")
+
+
+def test_the_forecast_groups_by_region_with_its_name(sqlite_db):
+    _contract(sqlite_db)
+    [group] = forecast(sqlite_db, 2024, by="region")
+    assert (group.key, group.label) == ("84", "Auvergne-Rhône-Alpes")
+
+
+def _cli(monkeypatch, capsys, db_url: str, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setenv("CPTS_DATABASE_URL", db_url)
+    monkeypatch.setattr("sys.argv", ["cpts", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
+def test_case_payments_prints_csv_for_a_spreadsheet(sqlite_db, monkeypatch, capsys):
+    case_id = _contract(sqlite_db)
+    code, out, _ = _cli(monkeypatch, capsys, str(sqlite_db.url), "case", "payments", str(case_id), "--csv",
+                        "--today", "2024-07-01")
+    rows = list(csv.DictReader(io.StringIO(out)))
+
+    assert code == 0
+    assert rows[0] == {"due": "2024-03-15", "component": "fonctionnement.advance", "year": "1", "amount": "60000.00",
+                       "status": "overdue", "explanation": rows[0]["explanation"]}
+    assert {"due": "2024-06-03", "component": "access.fixed.advance", "amount": "17275.68"}.items() <= rows[1].items()
+
+
+def test_forecast_with_an_unknown_grouping_is_a_one_line_error(sqlite_db, monkeypatch, capsys):
+    code, _, err = _cli(monkeypatch, capsys, str(sqlite_db.url), "forecast", "--year", "2025", "--by", "commune")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_forecast_json_has_a_total_row(sqlite_db, monkeypatch, capsys):
+    _contract(sqlite_db)
+    code, out, _ = _cli(monkeypatch, capsys, str(sqlite_db.url), "forecast", "--year", "2024", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert rows[-1]["group"] == "total" and rows[-1]["committed"] == "77275.68"
