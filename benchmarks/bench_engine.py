@@ -1,0 +1,114 @@
+"""Benchmarks run on demand (`python benchmarks/bench_engine.py`); figures go in the README, never in tests.
+
+1. The state machine: one shared `transitions.Machine` with a short-lived model per replay, against a
+   Machine built per case (with and without auto transitions).
+2. The projection of a full five-year journal.
+3. `apply` and `sweep` on an SQLite file.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from transitions import Machine  # noqa: E402
+
+from lifecycle.events import JournalEntry  # noqa: E402
+from lifecycle.machine import INITIAL, STATES, TRANSITIONS, CaseFacts, LifecycleModel, attached, fire  # noqa: E402
+from lifecycle.projection import project  # noqa: E402
+from lifecycle.ruleset import load_ruleset  # noqa: E402
+from workflows import engine as services  # noqa: E402
+from workflows.db import make_engine, migrate  # noqa: E402
+from workflows.simulate import load_scenario, run_scenario  # noqa: E402
+
+
+def timed(label: str, fn: Callable[[], object], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    median = statistics.median(samples)
+    print(f"{label:<62} {median * 1e3:9.3f} ms (median of {repeat})")
+    return median
+
+
+def shared_machine() -> None:
+    with attached(LifecycleModel(CaseFacts())) as model:
+        fire(model, "contact_recorded", date(2025, 1, 2), {"source": "ars"})
+
+
+def machine_per_case(auto: bool) -> Callable[[], None]:
+    def build() -> None:
+        model = LifecycleModel(CaseFacts())
+        Machine(model=model, states=list(STATES), transitions=TRANSITIONS, initial=INITIAL, send_event=True,
+                auto_transitions=auto)
+        fire_local = getattr(model, "contact_recorded")
+        fire_local(at=date(2025, 1, 2), data={"source": "ars"})
+    return build
+
+
+def five_year_journal() -> list[JournalEntry]:
+    facts = [
+        ("2019-09-02", "contact_recorded", {"source": "ars"}), ("2019-09-10", "first_meeting_held", {}),
+        ("2019-10-01", "loi_submitted", {}), ("2019-10-15", "loi_decision", {"party": "ars", "decision": "approve"}),
+        ("2019-10-16", "loi_decision", {"party": "am", "decision": "approve"}),
+        ("2019-11-04", "fir_granted", {"amount": "30000.00"}), ("2020-02-18", "health_project_received", {}),
+        ("2020-05-05", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2020-06-02", "contract_signed", {"missions": ["quality", "support"]}),
+    ]
+    facts += [("2020-09-01", "mission_started", {"mission": m}) for m in ("access", "parcours", "prevention",
+                                                                          "quality", "support")]
+    signed = date(2020, 6, 2)
+    for year in range(1, 6):
+        anniversary = signed.replace(year=signed.year + year)
+        facts.append(((anniversary + timedelta(days=20)).isoformat(), "annual_review_held", {"year": year}))
+        facts.append(((anniversary + timedelta(days=25)).isoformat(), "indicators_reported",
+                      {"year": year, "missions": {"access": {"attainment": 0.8}}}))
+        facts.append(((anniversary - timedelta(days=30)).isoformat(), "members_list_updated", {"year": year}))
+    return [JournalEntry(i + 1, t, date.fromisoformat(a), d) for i, (a, t, d) in
+            enumerate(sorted(facts, key=lambda f: f[0]))]
+
+
+def main() -> None:
+    print("state machine")
+    timed("shared machine: attach model, one event, detach", shared_machine, 2000)
+    timed("machine built per case, auto_transitions=True, one event", machine_per_case(True), 300)
+    timed("machine built per case, auto_transitions=False, one event", machine_per_case(False), 300)
+
+    rules = load_ruleset()
+    journal = five_year_journal()
+    print(f"projection ({len(journal)} events, five contract years)")
+    timed("project(journal, ruleset, today) incl. payments", lambda: project(
+        journal, rules, date(2026, 1, 1), departement="57", population=60_000), 50)
+
+    print("engine on an SQLite file")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = make_engine(f"sqlite:///{tmp}/bench.db")
+        migrate(db)
+        n = 200
+        start = time.perf_counter()
+        for i in range(n):
+            case = services.create_case(db, name=f"CPTS {i}", departement="57", population=50_000)
+            services.apply(db, case.id, services.NewEvent("contact_recorded", date(2025, 1, 6), {"source": "ars"}),
+                           "bench", today=date(2025, 1, 6))
+        elapsed = time.perf_counter() - start
+        print(f"{'create_case + apply (first event), per case':<62} {elapsed / n * 1e3:9.3f} ms ({n} cases)")
+        start = time.perf_counter()
+        report = services.sweep(db, today=date(2025, 1, 22))
+        elapsed = time.perf_counter() - start
+        print(f"{'sweep: breach + notice, per case':<62} {elapsed / report.cases * 1e3:9.3f} ms "
+              f"({report.cases} cases, {report.notifications} notices)")
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "spec-worked-example.json")
+    timed("cpts simulate spec-worked-example (3 years, day by day)", lambda: run_scenario(scenario), 3)
+
+
+if __name__ == "__main__":
+    main()
