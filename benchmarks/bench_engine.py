@@ -50,7 +50,7 @@ def machine_per_case(auto: bool) -> Callable[[], None]:
         model = LifecycleModel(CaseFacts())
         Machine(model=model, states=list(STATES), transitions=TRANSITIONS, initial=INITIAL, send_event=True,
                 auto_transitions=auto)
-        fire_local = getattr(model, "contact_recorded")
+        fire_local = model.contact_recorded
         fire_local(at=date(2025, 1, 2), data={"source": "ars"})
     return build
 

@@ -162,3 +162,21 @@ def test_forecast_json_has_a_total_row(sqlite_db, monkeypatch, capsys):
     rows = json.loads(out)
     assert code == 0
     assert rows[-1]["group"] == "total" and rows[-1]["committed"] == "77275.68"
+
+
+def test_case_show_tracks_the_national_access_indicators_of_each_completed_year(sqlite_db):
+    from workflows.queries import case_view
+
+    case_id = _contract(sqlite_db)
+    services.apply(sqlite_db, case_id, services.NewEvent("indicators_reported", date(2025, 4, 30), {
+        "year": 1, "missions": {"access": {"indicators": [
+            {"name": "patients_with_medecin_traitant", "baseline": 80, "target": 90, "actual": 86},
+            {"name": "emergency_visits_without_hospitalisation", "baseline": 1000, "target": 900, "actual": 950},
+        ]}}}), "agent", today=date(2026, 11, 25))
+    years = case_view(sqlite_db, case_id, today=date(2026, 6, 1))["indicators"]
+
+    # (86-80)/(90-80) = 0.6 and (950-1000)/(900-1000) = 0.5, equal weights → 0.55
+    assert years[0] == {"year": 1, "attainment": {"access": "0.5500"}, "national_indicators_missing": [
+        "patients_without_medecin_traitant_ald_70_cmuc", "direct_admissions_referred_by_city_professional",
+        "snp_orientation_consultations"]}
+    assert years[1]["year"] == 2 and years[1]["attainment"] == {} and len(years[1]["national_indicators_missing"]) == 5

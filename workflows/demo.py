@@ -99,8 +99,8 @@ def _storyline(stage: str, start: date, rng: random.Random) -> Storyline:
     s.at(signed + 365 + 20, "annual_review_held", {"year": 1})
     s.at(signed + 365 + 25, "indicators_reported", {"year": 1, "missions": {
         "access": {"indicators": [
-            {"name": "patients_medecin_traitant", "baseline": 80, "target": 90, "actual": 86, "weight": 1},
-            {"name": "passages_urgences_sans_hospitalisation", "baseline": 1000, "target": 900,
+            {"name": "patients_with_medecin_traitant", "baseline": 80, "target": 90, "actual": 86, "weight": 1},
+            {"name": "emergency_visits_without_hospitalisation", "baseline": 1000, "target": 900,
              "actual": 940, "weight": 1}]},
         "parcours": {"attainment": 0.5}}})
     s.at(signed + 365 + 10, "members_list_updated", {"year": 2})

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from lifecycle import territory
+from lifecycle.calendar import add_months
+from lifecycle.indicators import attainment, missing_national_indicators
 from lifecycle.machine import TERRITORY_CLAIMING
+from lifecycle.projection import Projection
 from workflows.engine import (
     GENESIS_HASH,
     find_overlaps,
@@ -62,7 +67,35 @@ def case_view(engine: Engine, case_id: int | str, *, today: date | None = None) 
         })
         if projection.payments is not None:
             view["payments"] = [line.as_dict() for line in projection.payments.lines]
+        view["indicators"] = indicator_tracking(projection)
         return view
+
+
+def _rate(value: Fraction) -> str:
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001")))
+
+
+def indicator_tracking(projection: Projection) -> list[dict[str, Any]]:
+    """Per completed contract year: attainment reported per mission, and which of the five national access
+    indicators (SPEC §9) are still missing."""
+    signed = projection.contract_signed_on
+    if signed is None:
+        return []
+    reports: dict[int, dict[str, Any]] = {}
+    for entry in projection.accepted:
+        if entry.type == "indicators_reported":
+            reports.setdefault(entry.data["year"], {}).update(entry.data["missions"])
+    years = []
+    for year in range(1, 6):
+        if add_months(signed, 12 * year) > projection.today and year not in reports:
+            break
+        missions = reports.get(year, {})
+        years.append({
+            "year": year,
+            "attainment": {m: _rate(attainment(r)) for m, r in missions.items()},
+            "national_indicators_missing": missing_national_indicators(missions.get("access")),
+        })
+    return years
 
 
 def render_case_text(view: dict[str, Any]) -> str:
@@ -76,6 +109,10 @@ def render_case_text(view: dict[str, Any]) -> str:
         lines.append(f"LEGAL: {flag}")
     for overlap in view["overlaps"]:
         lines.append(f"OVERLAP: {overlap}")
+    for year in view["indicators"]:
+        rates = ", ".join(f"{m} {r}" for m, r in year["attainment"].items()) or "not reported"
+        missing = len(year["national_indicators_missing"])
+        lines.append(f"indicators year {year['year']}: {rates}; national access indicators missing: {missing}/5")
     lines.append("deadlines:")
     for d in view["deadlines"]:
         met = f" (done {d['met_on']})" if d["met_on"] else ""
