@@ -13,11 +13,13 @@ from datetime import date
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from lifecycle.errors import DomainError, EventRejected, TransitionRejected
 from workflows import engine as engine_module
 from workflows.engine import GENESIS_HASH, ConcurrentModification, NewEvent, apply, create_case, sweep
 from workflows.queries import case_view, list_deadlines, verify_journal
+from workflows.tables import Case
 
 D = date.fromisoformat
 METZ, THIONVILLE = "57463", "57672"
@@ -141,7 +143,13 @@ def test_a_failure_just_before_commit_leaves_journal_and_projections_as_they_wer
     assert case_row(db, case_id)["state"] == "prospect"
 
 
-def test_a_case_changed_by_someone_else_meanwhile_raises_concurrent_modification_and_writes_nothing(db, monkeypatch):
+@pytest.mark.postgres
+def test_a_case_changed_by_someone_else_meanwhile_raises_concurrent_modification_and_writes_nothing(
+    postgres_db, monkeypatch
+):
+    # On PostgreSQL two agents' transactions interleave; on SQLite they cannot (BEGIN IMMEDIATE serialises
+    # writers), which the next test covers.
+    db = postgres_db
     case_id = new_case(db)
     record(db, case_id, "2025-01-06", "contact_recorded", {"source": "cpam"})
     real_journal_rows = engine_module.journal_rows
@@ -160,6 +168,22 @@ def test_a_case_changed_by_someone_else_meanwhile_raises_concurrent_modification
     assert [r["seq"] for r in journal(db, case_id)] == [1]
     assert case_row(db, case_id)["state"] == "prospect"
     assert case_row(db, case_id)["version"] == 2  # ours was not written; the colleague's bump stays
+
+
+def test_writing_projections_from_a_stale_read_of_the_case_is_refused_by_the_version_check(db):
+    case_id = new_case(db)
+    record(db, case_id, "2025-01-06", "contact_recorded", {"source": "cpam"})
+    with Session(db) as session:
+        stale = session.get(Case, case_id)
+        session.expunge(stale)
+    record(db, case_id, "2025-01-13", "first_meeting_held", {})  # a colleague's write bumps the version
+
+    with Session(db) as session, session.begin():
+        projection = engine_module.project_case(session, stale, D("2025-01-13"))
+        with pytest.raises(ConcurrentModification, match="changed by someone else"):
+            engine_module._refresh(session, stale, projection, engine_module.utc_now(), "0" * 64,
+                                   notices_from=D("2025-01-13"))
+    assert case_row(db, case_id)["state"] == "accompanied"
 
 
 def test_an_event_recorded_for_an_unknown_case_is_refused(db):

@@ -41,9 +41,18 @@ def make_engine(url: str | None = None) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy, not the driver, open transactions (below), so that they can be IMMEDIATE.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+            # One writer at a time, decided when the transaction starts: a read-then-write transaction
+            # never fails half-way with "database is locked" because another process wrote meanwhile; it
+            # waits (busy timeout) instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

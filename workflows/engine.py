@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from lifecycle import territory
@@ -174,6 +175,16 @@ def apply(
     now = now or utc_now()
     if not actor.strip():
         raise EventRejected("an event needs an actor (who records it)")
+    try:
+        return _apply(engine, case_id, event, actor, today=today, now=now, before_commit=_before_commit)
+    except IntegrityError:
+        # Another writer appended the same sequence number first (the version check is the usual guard).
+        raise ConcurrentModification(f"case {case_id} was changed by someone else meanwhile; reload and retry") \
+            from None
+
+
+def _apply(engine: Engine, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
+           now: datetime, before_commit: Callable[[Session], None] | None) -> ApplyResult:
     with Session(engine) as session, session.begin():
         case = get_case(session, case_id)
         today = today or local_today(case, now)
@@ -200,10 +211,11 @@ def apply(
         row = JournalRow(case_id=case.id, seq=seq, type=event.type, at=at, recorded_at=now, actor=actor,
                          data=canonical_json(data), evidence=event.evidence, prev_hash=prev_hash, hash="")
         row.hash = row_hash(row)
-        session.add(row)
+        # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
         _refresh(session, case, after, now, row.hash, notices_from=today)
-        if _before_commit is not None:
-            _before_commit(session)
+        session.add(row)
+        if before_commit is not None:
+            before_commit(session)
         return ApplyResult(case.id, seq, before.state, after.state, after)
 
 
