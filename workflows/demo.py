@@ -162,6 +162,7 @@ def build_demo(database: Path, *, today: date | None = None, seed: int = 2019) -
             story = _storyline(stage, today - timedelta(days=span + rng.randint(0, 20)), rng)
             name = f"CPTS {territory.communes([codes[0]])[0].name}"
             rejected += _record(engine, name, dept, codes, story, today)
+            rejected += _record_payments(engine, created, today, random.Random(seed * 1000 + created))
     _deliberate_overlap(engine, today)
     services.sweep(engine, today=today, now=virtual_now(today))
     return _summary(engine, database, today, rejected)
@@ -179,6 +180,24 @@ def _record(engine: Engine, name: str, dept: str, codes: list[str], story: Story
                            now=virtual_now(at))
         except DomainError as exc:
             problems.append(f"case {case.id} {event} {at}: {exc}")
+    return problems
+
+
+def _record_payments(engine: Engine, case_id: int, today: date, rng: random.Random) -> list[str]:
+    """The funders pay most lines a week or two after they fall due; a few stay overdue."""
+    from workflows.finance import case_payments
+
+    problems = []
+    for line in case_payments(engine, case_id, today=today):
+        if line.amount is None or line.status != "overdue" or rng.random() < 0.1:
+            continue
+        paid_on = min(line.due + timedelta(days=rng.randint(5, 15)), today)
+        data = {"component": line.component, "year": line.year, "amount": str(line.amount)}
+        try:
+            services.apply(engine, case_id, services.NewEvent("payment_recorded", paid_on, data), "demo-cpam",
+                           today=today, now=virtual_now(paid_on))
+        except DomainError as exc:
+            problems.append(f"case {case_id} payment {line.component} {line.year}: {exc}")
     return problems
 
 
