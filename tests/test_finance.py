@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from spec_example import WORKED_EXAMPLE_LINES
 
 from workflows import engine as services
 from workflows.cli import main
@@ -22,24 +23,6 @@ from workflows.simulate import load_scenario, run_scenario
 ROOT = Path(__file__).resolve().parent.parent
 WORKED_EXAMPLE = ROOT / "scenarios" / "spec-worked-example.json"
 
-# SPEC §7 worked example: (due, component, year, amount)
-SPEC_LINES = [
-    ("2024-03-15", "fonctionnement.advance", 1, "60000.00"),
-    ("2024-06-03", "access.fixed.advance", 1, "17275.68"),
-    ("2024-09-02", "quality.fixed.advance", 1, "3986.30"),
-    ("2025-01-06", "parcours.fixed.advance", 1, "4890.41"),
-    ("2025-03-15", "fonctionnement.advance", 2, "45000.00"),
-    ("2025-03-15", "prevention.fixed.advance", 2, "11250.00"),
-    ("2025-05-15", "access.fixed.balance", 1, "5758.56"),
-    ("2025-05-15", "access.variable", 1, "10931.51"),
-    ("2025-05-15", "access.fixed.advance", 2, "22125.00"),
-    ("2025-05-15", "quality.fixed.balance", 1, "1328.77"),
-    ("2025-05-15", "quality.variable", 1, "5315.07"),
-    ("2025-05-15", "quality.fixed.advance", 2, "7500.00"),
-    ("2025-05-15", "parcours.fixed.balance", 1, "1630.14"),
-    ("2025-05-15", "parcours.variable", 1, "3260.27"),
-    ("2025-05-15", "parcours.fixed.advance", 2, "26250.00"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +32,7 @@ def worked_example() -> dict:
 
 def test_simulating_the_spec_worked_example_reproduces_every_payment_to_the_cent(worked_example):
     paid_or_due = {(p["due"], p["component"], p["year"]): p["amount"] for p in worked_example["payments"]}
-    for due, component, year, amount in SPEC_LINES:
+    for due, component, year, amount in WORKED_EXAMPLE_LINES:
         assert paid_or_due.get((due, component, year)) == amount, (due, component, year)
 
 
