@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, select
 
 from lifecycle import territory
 from lifecycle.errors import DomainError, EventRejected, TransitionRejected
@@ -294,18 +294,28 @@ def _refresh(session: Session, case: Case, projection: Projection, now: datetime
         raise ConcurrentModification(
             f"case {case.id} was changed by someone else meanwhile (version {case.version}); reload and retry"
         )
-    session.execute(delete(DeadlineRow).where(col(DeadlineRow.case_id) == case.id))
-    for d in projection.deadlines:
-        session.add(DeadlineRow(
-            case_id=case.id, ident=d.ident, key=d.key, label=d.label, due=d.due, status=d.status, kind=d.kind,
-            met_on=d.met_on, at_expiry=d.at_expiry, recipients=json.dumps(list(d.recipients)),
-            explanation=canonical_json({**d.explanation.as_dict(), "note": d.note, "text": d.explain()}),
-        ))
-    session.execute(delete(PaymentRow).where(col(PaymentRow.case_id) == case.id))
-    for line in projection.payments.lines if projection.payments else ():
-        session.add(PaymentRow(case_id=case.id, component=line.component, mission=line.mission, year=line.year,
-                               due=line.due, amount=line.amount, ceiling=line.ceiling, status=line.status,
-                               explanation=line.explanation))
+    # Projection rows are replaced wholesale, with Core statements (executemany): the ORM's unit of work
+    # costs more than the replay itself on the sweep's hot path.
+    connection = session.connection()
+    deadlines, payments = DeadlineRow.__table__, PaymentRow.__table__
+    connection.execute(deadlines.delete().where(deadlines.c.case_id == case.id))
+    if projection.deadlines:
+        connection.execute(deadlines.insert(), [
+            {"case_id": case.id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
+             "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry,
+             "recipients": json.dumps(list(d.recipients)),
+             "explanation": canonical_json({**d.explanation.as_dict(), "note": d.note, "text": d.explain()})}
+            for d in projection.deadlines
+        ])
+    lines = projection.payments.lines if projection.payments else ()
+    connection.execute(payments.delete().where(payments.c.case_id == case.id))
+    if lines:
+        connection.execute(payments.insert(), [
+            {"case_id": case.id, "component": line.component, "mission": line.mission, "year": line.year,
+             "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "status": line.status,
+             "explanation": line.explanation}
+            for line in lines
+        ])
     session.expire(case)
 
 
