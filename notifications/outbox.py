@@ -24,7 +24,7 @@ from lifecycle.reminders import DueNotice
 from notifications.explain import explain_fr
 from notifications.model import Digest, DigestItem, Notice, Recipient
 from notifications.render import RenderedEmail, build_message, render_digest, render_notice
-from notifications.smtp import DeliveryError, SmtpSettings, send_message
+from notifications.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from workflows.tables import Case, DeadlineRow, OutboxRow, User
 
 MAIL_DOMAIN_ENV = "CPTS_MAIL_DOMAIN"
@@ -155,62 +155,70 @@ class DrainReport:
 
 
 def smtp_sender(settings: SmtpSettings) -> Sender:
-    return lambda message: send_message(settings, message)
+    """A sender that carries a whole drain pass over one SMTP session (closed by `drain`)."""
+    return SmtpConnection(settings)
+
+
+def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+    return or_(
+        (OutboxRow.status == "pending") & (col(OutboxRow.next_attempt_at) <= now),
+        (OutboxRow.status == "sending") & (col(OutboxRow.claimed_at) <= now - CLAIM_TIMEOUT),
+    )
 
 
 def drain(engine: Engine, sender: Sender, *, now: datetime, from_address: str, limit: int = 500) -> DrainReport:
-    """Send what is due: claim a row, send it, record the outcome. Safe with several drainers at once."""
+    """Send what is due: claim a batch, send each message, record each outcome at once. Safe with several
+    drainers at once: a row is claimed by one of them only."""
     sent = retried = dead = 0
     with Session(engine) as session:
-        candidates = session.exec(
-            select(OutboxRow.id)
-            .where(or_(
-                (OutboxRow.status == "pending") & (col(OutboxRow.next_attempt_at) <= now),
-                (OutboxRow.status == "sending") & (col(OutboxRow.claimed_at) <= now - CLAIM_TIMEOUT),
-            ))
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        ).all()
-    for row_id in candidates:
-        row = _claim(engine, row_id, now)
-        if row is None:
-            continue  # another drainer has it
-        message = build_message(
-            RenderedEmail(row.subject, row.text_body, row.html_body), sender=from_address,
-            recipients=[Recipient(**r) for r in json.loads(row.recipients)], message_id=row.message_id, sent_at=now,
-        )
-        try:
-            sender(message)
-        except DeliveryError as exc:
-            outcome = _record_failure(engine, row, exc, now)
+        candidates = session.exec(select(OutboxRow.id).where(_claimable(now)).order_by(OutboxRow.id).limit(limit))
+        candidates = list(candidates)
+    try:
+        for row_id in candidates:
+            # Claimed one at a time, just before sending: `sending` means "handed to the server, outcome not
+            # yet recorded", so after a crash only that one message is in doubt.
+            row = _claim(engine, row_id, now)
+            if row is None:
+                continue  # another drainer has it
+            outcome = _deliver(engine, sender, row, now, from_address)
+            sent += outcome == "sent"
             dead += outcome == "dead"
             retried += outcome == "pending"
-            continue
-        with Session(engine) as session, session.begin():
-            session.execute(update(OutboxRow).where(col(OutboxRow.id) == row.id)
-                            .values(status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None))
-        sent += 1
+    finally:
+        close = getattr(sender, "close", None)
+        if close is not None:
+            close()
     return DrainReport(sent, retried, dead)
 
 
 def _claim(engine: Engine, row_id: int, now: datetime) -> OutboxRow | None:
+    """pending (due) or expired `sending` → sending, in one statement; None if another drainer won it."""
     with Session(engine) as session, session.begin():
-        row = session.get(OutboxRow, row_id)
-        if row is None:
+        won = session.execute(
+            update(OutboxRow).where(col(OutboxRow.id) == row_id).where(_claimable(now))
+            .values(status="sending", claimed_at=now).returning(OutboxRow.id)
+        ).scalar_one_or_none()
+        if won is None:
             return None
-        result = session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.id) == row_id, col(OutboxRow.status) == row.status,
-                   col(OutboxRow.attempts) == row.attempts)
-            .where(or_(col(OutboxRow.status) == "pending",
-                       (OutboxRow.status == "sending") & (col(OutboxRow.claimed_at) <= now - CLAIM_TIMEOUT)))
-            .values(status="sending", claimed_at=now)
-        )
-        if result.rowcount != 1:
-            return None
-        session.refresh(row)
+        row = session.get(OutboxRow, won)
         session.expunge(row)
         return row
+
+
+def _deliver(engine: Engine, sender: Sender, row: OutboxRow, now: datetime, from_address: str) -> str:
+    """Send one claimed row and commit its outcome: `sent` right after the server's acceptance."""
+    message = build_message(
+        RenderedEmail(row.subject, row.text_body, row.html_body), sender=from_address,
+        recipients=[Recipient(**r) for r in json.loads(row.recipients)], message_id=row.message_id, sent_at=now,
+    )
+    try:
+        sender(message)
+    except DeliveryError as exc:
+        return _record_failure(engine, row, exc, now)
+    with Session(engine) as session, session.begin():
+        session.execute(update(OutboxRow).where(col(OutboxRow.id) == row.id)
+                        .values(status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None))
+    return "sent"
 
 
 def _record_failure(engine: Engine, row: OutboxRow, error: DeliveryError, now: datetime) -> str:

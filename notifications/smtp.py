@@ -1,4 +1,4 @@
-"""SMTP delivery: settings from one URL (`CPTS_SMTP_URL`), one message per call, classified failures.
+"""SMTP delivery: settings from one URL (`CPTS_SMTP_URL`), reusable sessions, classified failures.
 
     smtp://user:password@mail.example.org:587?starttls=true&sender=suivi-cpts@example.org
     smtps://user:password@mail.example.org:465?sender=suivi-cpts@example.org   (implicit TLS)
@@ -120,62 +120,122 @@ def _flag(query: dict[str, list[str]], key: str) -> bool:
 def send_message(
     settings: SmtpSettings, message: EmailMessage, *, timeout: float = 10
 ) -> dict[str, tuple[int, bytes]]:
-    """Hand `message` to the SMTP server; raise DeliveryError if it is not accepted.
+    """Hand `message` to the SMTP server on a connection of its own; raise DeliveryError if not accepted.
 
     Returns the recipients the server refused while accepting the others (empty when all were accepted):
     the message is then delivered and must not be resent.
     """
-    # Loading the system CA store costs ~20 ms: only when the connection is encrypted.
-    context = ssl.create_default_context() if settings.implicit_tls or settings.starttls else None
-    where = f"{settings.host}:{settings.port}"
-    stage = "connect"
-    client: smtplib.SMTP | None = None
-    try:
+    with SmtpConnection(settings, timeout=timeout) as connection:
+        return connection.send(message)
+
+
+class SmtpConnection:
+    """One SMTP session reused for several messages (the outbox drains batches through one connection).
+
+    It connects on the first `send`; before reusing the session it checks it with NOOP and reconnects if the
+    server dropped it, so a message is never retried after the server may have accepted it.
+    """
+
+    def __init__(self, settings: SmtpSettings, *, timeout: float = 10) -> None:
+        self.settings, self.timeout = settings, timeout
+        self.where = f"{settings.host}:{settings.port}"
+        self._client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SmtpConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __call__(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        return self.send(message)
+
+    def close(self) -> None:
+        if self._client is not None:
+            _close(self._client)
+            self._client = None
+
+    def _alive(self) -> bool:
+        if self._client is None:
+            return False
+        try:
+            return self._client.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            self._client.close()
+            self._client = None
+            return False
+
+    def _connect(self, stage: list[str]) -> smtplib.SMTP:
+        settings = self.settings
+        # Loading the system CA store costs ~20 ms: only when the connection is encrypted.
+        context = ssl.create_default_context() if settings.implicit_tls or settings.starttls else None
         if settings.implicit_tls:
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=self.timeout, context=context)
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
-        client.ehlo()
-        if settings.starttls:
-            stage = "starttls"
-            client.starttls(context=context)
+            client = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
+        try:
             client.ehlo()
-        if settings.username:
-            stage = "auth"
-            client.login(settings.username, settings.password or "")
-        stage = "send"
-        refused = client.send_message(message)
-    except smtplib.SMTPRecipientsRefused as error:
-        codes = [code for code, _ in error.recipients.values()]
-        permanent = bool(codes) and all(code >= 500 for code in codes)
-        detail = "; ".join(f"{to}: {code} {_text(reply)}" for to, (code, reply) in error.recipients.items())
-        raise DeliveryError(
-            f"{where} refused every recipient ({detail})", permanent=permanent, code=max(codes, default=None)
-        ) from error
-    except smtplib.SMTPResponseException as error:
-        # Only a 5xx about this message (its recipients or content) is final. A 5xx at login or STARTTLS, or
-        # refusing our sender address (e.g. 530 authentication required), is a settings problem that would
-        # fail every message alike: retry once the operator has fixed it rather than drop the message.
-        permanent = (
-            stage == "send" and error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPSenderRefused)
-        )
-        raise DeliveryError(
-            f"{where} answered {error.smtp_code} {_text(error.smtp_error)} ({stage})",
-            permanent=permanent,
-            code=error.smtp_code,
-        ) from error
-    except smtplib.SMTPNotSupportedError as error:
-        raise DeliveryError(f"{where} does not support {stage}: {error}", permanent=False) from error
-    except (smtplib.SMTPException, OSError) as error:
-        # Connection refused or reset, timeout, DNS, TLS handshake: the server may be back later.
-        raise DeliveryError(
-            f"could not deliver through {where} ({stage}): {str(error) or type(error).__name__}",
-            permanent=False,
-        ) from error
-    finally:
-        if client is not None:
+            if settings.starttls:
+                stage[0] = "starttls"
+                client.starttls(context=context)
+                client.ehlo()
+            if settings.username:
+                stage[0] = "auth"
+                client.login(settings.username, settings.password or "")
+        except BaseException:
             _close(client)
-    return refused
+            raise
+        return client
+
+    def send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        """Send one message; refused recipients are returned when others were accepted (see send_message)."""
+        stage = ["connect"]
+        where = self.where
+        try:
+            if not self._alive():
+                self._client = self._connect(stage)
+            stage[0] = "send"
+            return self._client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as error:
+            codes = [code for code, _ in error.recipients.values()]
+            permanent = bool(codes) and all(code >= 500 for code in codes)
+            detail = "; ".join(f"{to}: {code} {_text(reply)}" for to, (code, reply) in error.recipients.items())
+            self._reset()
+            raise DeliveryError(
+                f"{where} refused every recipient ({detail})", permanent=permanent, code=max(codes, default=None)
+            ) from error
+        except smtplib.SMTPResponseException as error:
+            # Only a 5xx about this message (its recipients or content) is final. A 5xx at login or STARTTLS, or
+            # refusing our sender address (e.g. 530 authentication required), is a settings problem that would
+            # fail every message alike: retry once the operator has fixed it rather than drop the message.
+            permanent = (
+                stage[0] == "send" and error.smtp_code >= 500 and not isinstance(error, smtplib.SMTPSenderRefused)
+            )
+            self._reset()
+            raise DeliveryError(
+                f"{where} answered {error.smtp_code} {_text(error.smtp_error)} ({stage[0]})",
+                permanent=permanent,
+                code=error.smtp_code,
+            ) from error
+        except smtplib.SMTPNotSupportedError as error:
+            self.close()
+            raise DeliveryError(f"{where} does not support {stage[0]}: {error}", permanent=False) from error
+        except (smtplib.SMTPException, OSError) as error:
+            # Connection refused or reset, timeout, DNS, TLS handshake: the server may be back later.
+            self.close()
+            raise DeliveryError(
+                f"could not deliver through {where} ({stage[0]}): {str(error) or type(error).__name__}",
+                permanent=False,
+            ) from error
+
+    def _reset(self) -> None:
+        """After a refused transaction, RSET so the session can carry the next message (or drop it)."""
+        if self._client is None:
+            return
+        try:
+            self._client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
 
 
 def _close(client: smtplib.SMTP) -> None:
