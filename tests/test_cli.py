@@ -216,7 +216,25 @@ def test_case_event_json_reports_the_transition(cpts, metz_case):
                    "--evidence", "CR réunion du 13/01", "--json")
 
     assert outcome.code == 0, outcome.err
-    assert outcome.json() == {"case": int(metz_case), "seq": 2, "from": "prospect", "to": "accompanied"}
+    assert outcome.json() == {"case": int(metz_case), "seq": 2, "from": "prospect", "to": "accompanied",
+                              "state": "accompanied"}
+
+
+def test_a_health_project_recorded_after_its_window_says_the_case_is_tacitly_validated_by_now(cpts, metz_case):
+    for at, event, data in [
+        ("2025-01-13", "first_meeting_held", None), ("2025-01-30", "loi_submitted", None),
+        ("2025-02-05", "loi_decision", '{"party": "ars", "decision": "approve"}'),
+        ("2025-02-07", "loi_decision", '{"party": "am", "decision": "approve"}'),
+    ]:
+        assert cpts("case", "event", metz_case, event, "--at", at, *(["--data", data] if data else [])).code == 0
+
+    outcome = cpts("case", "event", metz_case, "health_project_received", "--at", "2025-02-18", "--today",
+                   "2025-05-02")
+
+    assert outcome.code == 0, outcome.err
+    assert outcome.out.strip() == (
+        f"case {metz_case} #6 health_project_received: loi_validated → health_project_submitted; as of today: "
+        "health_project_validated (after health_project_tacitly_validated 2025-04-22)")
 
 
 def test_case_list_filters_by_state(cpts, metz_case):

@@ -172,10 +172,16 @@ def case_event(
     event = services.NewEvent(type=event_type, at=_date(at, "--at"), data=payload, evidence=evidence)
     result = services.apply(_engine(), case_id, event, actor, today=_date(today, "--today") if today else None)
     if as_json:
-        _print_json({"case": result.case_id, "seq": result.seq, "from": result.state_before,
-                     "to": result.state_after})
+        _print_json({"case": result.case_id, "seq": result.seq, "from": result.event_from, "to": result.event_to,
+                     "state": result.state_after})
         return
-    typer.echo(f"case {result.case_id} #{result.seq} {event_type}: {result.state_before} → {result.state_after}")
+    line = f"case {result.case_id} #{result.seq} {event_type}: {result.event_from} → {result.event_to}"
+    if result.state_after != result.event_to:
+        since = [h for h in result.projection.history if h.at >= event.at and h.seq != result.seq]
+        line += f"; as of today: {result.state_after}"
+        if since:
+            line += " (after " + ", ".join(f"{h.event} {h.at.isoformat()}" for h in since[-3:]) + ")"
+    typer.echo(line)
 
 
 @case_app.command("show")

@@ -53,11 +53,17 @@ class NewEvent:
 
 @dataclass(frozen=True)
 class ApplyResult:
+    """`state_before`/`state_after`: the case as of today, before and after; `event_from`/`event_to`: the
+    transition of the event itself at its business date (they differ when timers fired since, or when the
+    event was backdated)."""
+
     case_id: int
     seq: int
     state_before: str
     state_after: str
     projection: Projection
+    event_from: str = ""
+    event_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,9 @@ def _apply(engine: Engine, case_id: int | str, event: NewEvent, actor: str, *, t
         session.add(row)
         if before_commit is not None:
             before_commit(session)
-        return ApplyResult(case.id, seq, before.state, after.state, after)
+        own = next(h for h in after.history if h.seq == seq) if event.type != "event_voided" else None
+        return ApplyResult(case.id, seq, before.state, after.state, after,
+                           own.source if own else before.state, own.dest if own else after.state)
 
 
 def _check_void(entries: Sequence[JournalEntry], target: int) -> None:
