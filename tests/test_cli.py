@@ -6,28 +6,16 @@ Most commands run in-process through `workflows.cli.main` (the real entry point:
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_runner import Outcome, assert_one_line_error, make_runner
 from sqlalchemy import text
 
-from workflows.cli import main
 from workflows.db import make_engine
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -38,21 +26,7 @@ def database(tmp_path) -> str:
 @pytest.fixture
 def cpts(database, monkeypatch, capsys):
     """Run `cpts ARGS…` in-process; return its exit code, stdout and stderr."""
-    monkeypatch.setenv("CPTS_DATABASE_URL", database)
-    monkeypatch.delenv("CPTS_ACTOR", raising=False)
-
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["cpts", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
-
-    return run
+    return make_runner(monkeypatch, capsys, database)
 
 
 def cpts_process(database: str, *args: str) -> Outcome:
@@ -62,16 +36,6 @@ def cpts_process(database: str, *args: str) -> Outcome:
                           capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parent.parent,
                           timeout=120)
     return Outcome(done.returncode, done.stdout, done.stderr)
-
-
-def assert_one_line_error(outcome: Outcome, *fragments: str) -> None:
-    assert outcome.code == 2
-    assert outcome.out == ""
-    lines = outcome.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), outcome.err
-    assert "Traceback" not in outcome.err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 # --------------------------------------------------------------------------- calendar (SPEC §12 contract)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from apscheduler.events import EVENT_JOB_EXECUTED
+from cli_runner import make_runner
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
@@ -104,35 +105,10 @@ class Inbox:
         return Counter(r.message_id for r in self.received)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
-
-
 @pytest.fixture
 def cpts(sqlite_db, monkeypatch, capsys):
     """Run `cpts ARGS…` in-process on the test's SQLite database, as the entry point does."""
-    from workflows.cli import main
-
-    monkeypatch.setenv("CPTS_DATABASE_URL", url_of(sqlite_db))
-
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["cpts", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
-
-    return run
+    return make_runner(monkeypatch, capsys, url_of(sqlite_db))
 
 
 def free_port() -> int:

@@ -13,10 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cli_runner import make_runner
 from spec_example import WORKED_EXAMPLE_LINES
 
 from workflows import engine as services
-from workflows.cli import main
 from workflows.finance import case_payments, forecast, total
 from workflows.simulate import load_scenario, run_scenario
 
@@ -113,12 +113,8 @@ def test_the_forecast_groups_by_region_with_its_name(sqlite_db):
 
 
 def _cli(monkeypatch, capsys, db_url: str, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("CPTS_DATABASE_URL", db_url)
-    monkeypatch.setattr("sys.argv", ["cpts", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out = capsys.readouterr()
-    return exit_info.value.code, out.out, out.err
+    outcome = make_runner(monkeypatch, capsys, db_url)(*args)
+    return outcome.code, outcome.out, outcome.err
 
 
 def test_case_payments_prints_csv_for_a_spreadsheet(sqlite_db, monkeypatch, capsys):

@@ -7,16 +7,14 @@ exit code 2). Cases are set up through the engine API on the same SQLite file.
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
+from cli_runner import assert_one_line_error, make_runner
 from icalendar import Calendar
 from sqlalchemy import Engine, text
 
 from workflows import people
-from workflows.cli import main
 from workflows.engine import NewEvent, apply, create_case
 from workflows.queries import case_view
 
@@ -24,43 +22,10 @@ ARS, CPAM = "elise.martin@ars.example.fr", "paul.durand@cpam.example.fr"
 D = date.fromisoformat
 
 
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
-
-
 @pytest.fixture
 def cpts(sqlite_db, monkeypatch, capsys):
-    """Run `cpts ARGS…` in-process on the test's database; return its exit code, stdout and stderr."""
-    monkeypatch.setenv("CPTS_DATABASE_URL", sqlite_db.url.render_as_string(hide_password=False))
-    monkeypatch.delenv("CPTS_SMTP_URL", raising=False)
-
-    def run(*args: str) -> Outcome:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["cpts", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
-
-    return run
-
-
-def assert_one_line_error(outcome: Outcome, *fragments: str) -> None:
-    assert outcome.code == 2, outcome
-    assert outcome.out == ""
-    lines = outcome.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), outcome.err
-    for fragment in fragments:
-        assert fragment in lines[0]
+    """Run `cpts ARGS…` in-process on the test's database."""
+    return make_runner(monkeypatch, capsys, sqlite_db.url.render_as_string(hide_password=False))
 
 
 def referents(cpts) -> None:
