@@ -152,6 +152,25 @@ class _Projection:
         """settle(K) = anniversary K + 2 months (ACI art. 9.2)."""
         return add_months(self.anniversary(year), self.rules.settlement_delay_months)
 
+    def due_rule(self, d: _Draft) -> str:
+        """Why a payment falls due on its date (every computed date explains itself, SPEC §6)."""
+        if d.component == "refund" and self.termination is not None:
+            return f"2 months after the termination's effect on {self.termination.isoformat()} (ACI art. 11.3)"
+        if d.termination_settlement and self.termination is not None:
+            return f"settlement of the termination year, 2 months after {self.termination.isoformat()}"
+        if d.due == self.signed:
+            return "at signature (ACI art. 9.1)"
+        for year in range(1, self.years + 1):
+            if d.due == self.settlement(year):
+                return (f"settle({year}) = anniversary {year} ({self.anniversary(year).isoformat()}) + "
+                        f"{self.rules.settlement_delay_months} months (ACI art. 9.2)")
+        for year in range(1, self.years):
+            if d.due == self.anniversary(year):
+                return f"anniversary {year} of the contract, which opens year {year + 1} (ACI art. 9.1)"
+        if d.mission is not None and self.starts.get(d.mission) == d.due:
+            return f"the {d.mission} mission's start (ACI art. 9.2, annex 4)"
+        return "the first mission's start, later than the anniversary (ACI art. 9.1)"
+
     def days_in(self, year: int) -> int:
         return (self.anniversary(year) - self.anniversary(year - 1)).days
 
@@ -375,7 +394,8 @@ class _Projection:
                 status = "overdue" if d.due < today else "scheduled"
             amount = None if d.exact is None else to_cents(d.exact)
             ceiling = to_cents(d.ceiling) if d.ceiling is not None else amount
-            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, d.explanation, d.mission,
+            explanation = f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}"
+            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, explanation, d.mission,
                                      ceiling))
         return lines
 

@@ -320,8 +320,19 @@ def test_a_line_serialises_to_the_spec_11_shape():
         "component": "access.fixed.advance", "year": 1, "due": "2024-06-03", "amount": "17275.68",
         "status": "overdue",
         "explanation": "0.75 × 29 500 × 285/365 (access started 2024-06-03, anniversary 2025-03-15; "
-                       "29 500 = fixed 17 500 + SNP compensation 12 000)",
+                       "29 500 = fixed 17 500 + SNP compensation 12 000); due 2024-06-03: the access mission's "
+                       "start (ACI art. 9.2, annex 4)",
     }
+
+
+def test_every_due_date_says_which_rule_set_it():
+    lines = {(p.component, p.year): p.explanation for p in schedule(WORKED_EXAMPLE).lines}
+
+    assert lines[("fonctionnement.advance", 1)].endswith("due 2024-03-15: at signature (ACI art. 9.1)")
+    assert lines[("access.fixed.balance", 1)].endswith(
+        "due 2025-05-15: settle(1) = anniversary 1 (2025-03-15) + 2 months (ACI art. 9.2)")
+    assert lines[("fonctionnement.advance", 2)].endswith(
+        "due 2025-03-15: anniversary 1 of the contract, which opens year 2 (ACI art. 9.1)")
 
 
 def test_the_signature_population_wins_over_the_case_population():
