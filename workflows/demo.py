@@ -151,6 +151,7 @@ def build_demo(database: Path, *, today: date | None = None, seed: int = 2019) -
     engine = make_engine(f"sqlite:///{database}")
     migrate(engine)
     rng = random.Random(seed)
+    _people(engine)
     stage_cycle = [stage for stage, _ in STAGES]
     rejected: list[str] = []
     created = 0
@@ -168,8 +169,30 @@ def build_demo(database: Path, *, today: date | None = None, seed: int = 2019) -
     return _summary(engine, database, today, rejected)
 
 
+AGENTS = ["Élise Martin", "Paul Durand", "Nadia Benali", "Jean Weber", "Claire Lefèvre", "Marc Hoarau",
+          "Sophie Girard", "Karim Haddad", "Laura Ibanez", "Thomas Nguyen", "Anne Jacquet", "Hugo Lambert"]
+
+
+def _people(engine: Engine) -> None:
+    """An ARS referent per région, a CPAM referent per département, one legal officer for every CPTS."""
+    from workflows.people import add_user
+
+    regions = sorted({territory.departement(dept).region for dept, _ in PORTFOLIO})
+    for i, region in enumerate(regions):
+        add_user(engine, AGENTS[i % len(AGENTS)], f"referent.ars.{region}@ars.example.fr", "ars", [region])
+    for i, (dept, _) in enumerate(PORTFOLIO):
+        add_user(engine, AGENTS[(i + 5) % len(AGENTS)], f"referent.cpam.{dept}@cpam.example.fr", "cpam", [dept])
+    add_user(engine, "Service juridique", "juridique@ars.example.fr", "legal")
+
+
 def _record(engine: Engine, name: str, dept: str, codes: list[str], story: Storyline, today: date) -> list[str]:
+    from workflows.people import assign
+
     case = services.create_case(engine, name=name, departement=dept, communes=codes, now=virtual_now(story.start))
+    region = territory.departement(dept).region
+    assign(engine, case.id, ars_email=f"referent.ars.{region}@ars.example.fr",
+           cpam_email=f"referent.cpam.{dept}@cpam.example.fr", contact_name=f"Coordination {name}",
+           contact_email=f"contact@cpts-{case.id}.example.fr")
     problems = []
     for at, event, data in sorted(story.events, key=lambda e: e[0]):
         if at > today:
@@ -221,11 +244,15 @@ def _summary(engine: Engine, database: Path, today: date, rejected: list[str]) -
     by_dept = Counter(c["seat_departement"] for c in cases)
     deadlines = list_deadlines(engine)
     statuses = Counter(d["status"] for d in deadlines)
+    from notifications.outbox import enqueue_digests
+
+    digests = enqueue_digests(engine, today, virtual_now(today))
     lines = [
         f"demo portfolio built in {database} as of {today.isoformat()}: {len(cases)} CPTS",
         "by state: " + ", ".join(f"{state} {n}" for state, n in sorted(by_state.items())),
         "by département: " + ", ".join(f"{d} {n}" for d, n in sorted(by_dept.items())),
         "deadlines: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+        f"outbox: {digests} referents' digests for today, ready for `cpts outbox drain` (CPTS_SMTP_URL)",
         f"explore it: CPTS_DATABASE_URL=sqlite:///{database} cpts case list",
     ]
     lines += [f"note: {problem}" for problem in rejected]
