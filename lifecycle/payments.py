@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from lifecycle.calendar import Period, add_months
+from lifecycle.calendar import LegalCalendar, Period, add_months
 from lifecycle.events import MISSIONS, PAYMENT_COMPONENTS, JournalEntry
 from lifecycle.indicators import attainment
 from lifecycle.ruleset import Ruleset
@@ -95,12 +95,19 @@ def payment_schedule(
     *,
     population: int,
     termination_effective: date | None = None,
+    calendar: LegalCalendar | None = None,
 ) -> PaymentSchedule:
-    """Project every payment of a case's contract from its journal (replay order, voided entries removed)."""
+    """Project every payment of a case's contract from its journal (replay order, voided entries removed).
+
+    With the seat's `calendar`, the refund falls due on the `refund` deadline's date (rolled over non-working
+    days like that procedural deadline); without it, on the raw date.
+    """
     signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
     if signed_at is None:
         return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
-    return _Projection(entries[signed_at:], ruleset, population, termination_effective).schedule(today)
+    projection = _Projection(entries[signed_at:], ruleset, population, termination_effective)
+    projection.calendar = calendar
+    return projection.schedule(today)
 
 
 class _Projection:
@@ -109,6 +116,7 @@ class _Projection:
     def __init__(self, entries: Sequence[JournalEntry], rules: Ruleset, population: int,
                  termination: date | None) -> None:
         signature = entries[0]
+        self.calendar: LegalCalendar | None = None
         self.rules, self.signed, self.years = rules, signature.at, rules.contract_years
         self.rate = rules.advance_rate
         self.starts: dict[str, date] = {}
@@ -155,7 +163,12 @@ class _Projection:
     def due_rule(self, d: _Draft) -> str:
         """Why a payment falls due on its date (every computed date explains itself, SPEC §6)."""
         if d.component == "refund" and self.termination is not None:
-            return f"2 months after the termination's effect on {self.termination.isoformat()} (ACI art. 11.3)"
+            rule = self.rules.deadline("refund")
+            text = f"{rule.period.describe()} after the termination's effect on {self.termination.isoformat()}"
+            if self.calendar is not None:
+                text = self.calendar.add(self.termination, rule.period, kind=rule.kind, franc=rule.franc,
+                                         anchor_label="the termination's effect").text()
+            return f"{text} (ACI art. 11.3)"
         if d.termination_settlement and self.termination is not None:
             return f"settlement of the termination year, 2 months after {self.termination.isoformat()}"
         if d.due == self.signed:
@@ -341,8 +354,10 @@ class _Projection:
         basis = (f"due for year {year}: {' + '.join(r[3] for r in rows) or 'nothing'} = {_cents(due)}; "
                  f"advances paid for year {year}: {_cents(paid)}{note} (ACI art. 11.3)")
         if due < paid:
-            # ACI art. 11.3: refunded within 2 months of E (the engine rolls the procedural deadline).
-            refund_by = _after(end, self.rules.deadline("refund").period)
+            # ACI art. 11.3: refunded within 2 months of E; the same date as the `refund` deadline.
+            rule = self.rules.deadline("refund")
+            refund_by = (self.calendar.add(end, rule.period, kind=rule.kind, franc=rule.franc).due
+                         if self.calendar else _after(end, rule.period))
             text = f"{_cents(paid)} − {_cents(due)} to refund; {basis}"
             extra.append(_Draft("refund", year, refund_by, paid - due, text, termination_settlement=True))
             return extra, paid - due, due

@@ -373,4 +373,5 @@ class _Replay:
             return None
         # The case's population; contract_signed's own population (if any) wins inside payment_schedule.
         return payment_schedule(entries, self.rules, self.today, population=self.base_population,
-                                termination_effective=termination or self.termination_effective_on)
+                                termination_effective=termination or self.termination_effective_on,
+                                calendar=self.calendar)

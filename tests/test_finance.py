@@ -18,7 +18,7 @@ from spec_example import WORKED_EXAMPLE_LINES
 
 from workflows import engine as services
 from workflows.finance import case_payments, forecast, total
-from workflows.simulate import load_scenario, run_scenario
+from workflows.simulate import load_scenario, parse_scenario, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKED_EXAMPLE = ROOT / "scenarios" / "spec-worked-example.json"
@@ -159,3 +159,15 @@ def test_case_show_tracks_the_national_access_indicators_of_each_completed_year(
         "patients_without_medecin_traitant_ald_70_cmuc", "direct_admissions_referred_by_city_professional",
         "snp_orientation_consultations"]}
     assert years[1]["year"] == 2 and years[1]["attainment"] == {} and len(years[1]["national_indicators_missing"]) == 5
+
+
+def test_a_refund_whose_two_months_end_on_saturday_24_january_2026_is_due_monday_26th_as_its_deadline():
+    scenario = json.loads(WORKED_EXAMPLE.read_text(encoding="utf-8"))
+    # Notice received 24 Sep 2025: the termination takes effect on Mon 24 Nov 2025 (an effect date), and the
+    # refund's two months end on Saturday 24 January 2026, rolled to Monday 26 (procedural, CPC art. 642).
+    scenario["events"][-1]["at"] = "2025-09-24"
+    result = run_scenario(parse_scenario(scenario))
+
+    [refund] = [p for p in result["payments"] if p["component"] == "refund"]
+    [deadline] = [d for d in result["deadlines"] if d["key"] == "refund"]
+    assert refund["due"] == deadline["due"] == "2026-01-26"
