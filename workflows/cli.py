@@ -312,7 +312,10 @@ def main() -> None:
         sys.exit(2)
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        typer.echo(f"error: database error ({detail}); is the schema up to date? run `cpts db init`", err=True)
+        if getattr(exc, "statement", None) is None:  # never got as far as a statement: the connection failed
+            typer.echo(f"error: cannot reach the database ({detail}); check CPTS_DATABASE_URL", err=True)
+        else:
+            typer.echo(f"error: database error ({detail}); is the schema up to date? run `cpts db init`", err=True)
         sys.exit(1)
     except Exception as exc:
         # Usage errors of the command-line parser (missing option, bad choice): one line too.
