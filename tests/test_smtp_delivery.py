@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from notices import ARS, CPAM, OPPOSITION_REMINDER
 
 from lifecycle.errors import DomainError
-from notifications.model import Notice, Recipient
+from notifications.model import Recipient
 from notifications.render import build_message, render_notice
 from notifications.smtp import SMTP_URL_ENV, DeliveryError, SmtpSettings, SmtpUrlError, send_message
 
@@ -158,22 +159,8 @@ def auth_server() -> Iterator[tuple[Controller, Collector]]:
     controller.stop()
 
 
-ARS = Recipient("Élise Martin", "elise.martin@ars.example.fr", "ars")
-CPAM = Recipient("Paul Durand", "paul.durand@cpam.example.fr", "cpam")
-NOTICE = Notice(
-    case_id="cpts-34-lunel",
-    case_name="CPTS du Pays de Lunel",
-    departement="34",
-    deadline_key="health_project_opposition",
-    deadline_label="délai d'opposition de l'ARS au projet de santé",
-    due=date(2025, 4, 18),
-    explanation="projet de santé reçu le 18 février 2025 ; deux mois après : vendredi 18 avril 2025",
-    kind="reminder",
-    offset_days=7,
-    on=date(2025, 4, 11),
-    anchor_key="health_project_opposition:2025-02-18",
-    recipients=(ARS, CPAM),
-)
+# The same reminder, 7 days before its due date.
+NOTICE = replace(OPPOSITION_REMINDER, offset_days=7, on=date(2025, 4, 11), status_url=None)
 SENDER = "suivi-cpts@ars.example.fr"
 
 
