@@ -29,7 +29,9 @@ from workflows.tables import Case, DeadlineRow, OutboxRow, User
 
 MAIL_DOMAIN_ENV = "CPTS_MAIL_DOMAIN"
 MAX_ATTEMPTS_ENV = "CPTS_OUTBOX_MAX_ATTEMPTS"
-DEFAULT_MAX_ATTEMPTS = 6
+# Backoff 1, 2, 4 … min, capped at 6 h: the 12th failure comes about 20 h after the first, so an SMTP outage
+# of most of a day delays the notices without making them dead.
+DEFAULT_MAX_ATTEMPTS = 12
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 CLAIM_TIMEOUT = timedelta(minutes=10)

@@ -283,6 +283,27 @@ def test_with_the_smtp_server_down_notices_wait_with_backoff_and_go_out_once_whe
     assert {r.attempts for r in outbox(sqlite_db)} == {2}
 
 
+def test_an_smtp_outage_of_eighteen_hours_delays_a_notice_without_making_it_dead(sqlite_db, monkeypatch):
+    monkeypatch.delenv(MAX_ATTEMPTS_ENV, raising=False)
+    day = date(2025, 4, 23)
+    t0 = morning(day)
+    add_referents(sqlite_db)
+    due_case(sqlite_db, day)
+    sweep(sqlite_db, today=day, now=t0)
+    port = free_port()  # nothing listens there: every attempt fails to connect
+
+    now = t0
+    while now < t0 + timedelta(hours=18):
+        drain(sqlite_db, sender_to(port), now=now, from_address=FROM)
+        [row] = [r for r in outbox(sqlite_db) if r.kind == "reminder"]
+        assert row.status == "pending", f"dead after {now - t0} and {row.attempts} attempts"
+        now = row.next_attempt_at.replace(tzinfo=UTC)
+
+    with smtp_server(port) as (inbox, _):
+        drain(sqlite_db, sender_to(port), now=now, from_address=FROM)
+    assert inbox.ids() == Counter({row.message_id: 1})
+
+
 def test_a_550_refusal_makes_the_notice_dead_at_once_and_retry_delivers_it_once(sqlite_db, server, cpts):
     inbox, port = server
     day = date(2025, 4, 23)
