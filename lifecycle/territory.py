@@ -201,6 +201,19 @@ def region(code: str) -> Region:
         raise TerritoryError(f"unknown région code {code!r}: expected an INSEE région code such as 44 or 04") from None
 
 
+def seat_regions() -> list[Region]:
+    """The régions that have an ARS under the accord: those of the départements that can seat a CPTS."""
+    tables = _tables()
+    codes = set()
+    for seat in tables.departements.values():
+        try:
+            departement(seat.code)
+        except UnknownDepartement:
+            continue  # collectivités d'outre-mer: no ARS, CPAM or CPL under the ACI
+        codes.add(seat.region)
+    return [tables.regions[code] for code in sorted(codes)]
+
+
 def region_of(departement_code: str) -> Region:
     """The région (hence the ARS) of a seat département."""
     return _tables().regions[departement(departement_code).region]

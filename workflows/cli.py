@@ -20,7 +20,8 @@ from lifecycle.events import parse_date
 from lifecycle.machine import STATES, diagram
 from workflows import engine as services
 from workflows import queries
-from workflows.db import ensure_schema, make_engine, migrate
+from workflows.cli_common import JsonFlag, print_json
+from workflows.db import make_engine, migrate, open_engine
 
 app = typer.Typer(help="cpts-lifecycle: steer CPTS from first contact to contract end (ARS/CPAM binômes, "
                        "legal staff).", no_args_is_help=True, add_completion=False)
@@ -33,9 +34,6 @@ app.add_typer(territory_app, name="territory")
 app.add_typer(db_app, name="db")
 app.add_typer(case_app, name="case")
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
@@ -43,17 +41,6 @@ def _fail(message: str) -> None:
 
 def _date(value: str, what: str) -> date:
     return parse_date(value, what)
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def _engine(check: bool = True):  # type: ignore[no-untyped-def]
-    engine = make_engine()
-    if check:
-        ensure_schema(engine)
-    return engine
 
 
 # --------------------------------------------------------------------------------------------- calendar
@@ -82,7 +69,7 @@ def calendar_add(
     period = Period(days=days or 0, months=months or 0)
     result = LegalCalendar(dept).add(anchor, period, kind=DeadlineKind(kind.value), before=before)
     if as_json:
-        _print_json({"due": result.due.isoformat(), "raw": result.raw.isoformat(),
+        print_json({"due": result.due.isoformat(), "raw": result.raw.isoformat(),
                      "steps": [s.as_dict() for s in result.steps], "explanation": result.text()})
         return
     typer.echo(result.due.isoformat())
@@ -99,7 +86,7 @@ def territory_size(
     """Population, size (1–4), départements and régions of a set of communes."""
     summary = territory.summarise(codes)
     if as_json:
-        _print_json(summary.as_dict())
+        print_json(summary.as_dict())
         return
     info = summary.as_dict()
     typer.echo(f"population {summary.population} → size {summary.size} ({len(summary.communes)} communes)")
@@ -111,7 +98,7 @@ def territory_size(
 @db_app.command("init")
 def db_init() -> None:
     """Create or upgrade the schema (SQLite file cpts.db by default, or $CPTS_DATABASE_URL)."""
-    engine = _engine(check=False)
+    engine = make_engine()
     migrate(engine)
     typer.echo(f"schema up to date on {engine.url.render_as_string(hide_password=True)}")
 
@@ -142,9 +129,9 @@ def case_create(
     if communes is None and population is None:
         _fail("give the territory: --communes CODE,CODE… or --population N")
     codes = communes.replace(";", ",").replace(",", " ").split() if communes else []
-    case = services.create_case(_engine(), name=name, departement=dept, communes=codes, population=population)
+    case = services.create_case(open_engine(), name=name, departement=dept, communes=codes, population=population)
     if as_json:
-        _print_json(queries.case_summary(case))
+        print_json(queries.case_summary(case))
         return
     typer.echo(f"case {case.id} created: {case.name} ({case.seat_departement}), population {case.population}, "
                f"size {case.size}")
@@ -170,9 +157,9 @@ def case_event(
             raise EventRejected(f"--data is not valid JSON ({exc.msg} at character {exc.pos}): expected an object "
                                 "such as '{\"party\": \"ars\", \"decision\": \"approve\"}'") from None
     event = services.NewEvent(type=event_type, at=_date(at, "--at"), data=payload, evidence=evidence)
-    result = services.apply(_engine(), case_id, event, actor, today=_date(today, "--today") if today else None)
+    result = services.apply(open_engine(), case_id, event, actor, today=_date(today, "--today") if today else None)
     if as_json:
-        _print_json({"case": result.case_id, "seq": result.seq, "from": result.event_from, "to": result.event_to,
+        print_json({"case": result.case_id, "seq": result.seq, "from": result.event_from, "to": result.event_to,
                      "state": result.state_after})
         return
     line = f"case {result.case_id} #{result.seq} {event_type}: {result.event_from} → {result.event_to}"
@@ -191,9 +178,9 @@ def case_show(
     as_json: JsonFlag = False,
 ) -> None:
     """State, deadlines with their explanations, and history of a case."""
-    view = queries.case_view(_engine(), case_id, today=_date(today, "--today") if today else None)
+    view = queries.case_view(open_engine(), case_id, today=_date(today, "--today") if today else None)
     if as_json:
-        _print_json(view)
+        print_json(view)
         return
     typer.echo(queries.render_case_text(view))
 
@@ -207,9 +194,9 @@ def case_list(
     """The portfolio: one line per case."""
     if state is not None and state not in STATES:
         _fail(f"unknown state {state!r}: expected one of {', '.join(STATES)}")
-    rows = queries.list_cases(_engine(), state=state, departement=dept)
+    rows = queries.list_cases(open_engine(), state=state, departement=dept)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         typer.echo(f"{row['id']:>5}  {row['seat_departement']:<3}  {row['state']:<26} size {row['size']}  "
@@ -220,7 +207,7 @@ def case_list(
 @case_app.command("verify")
 def case_verify(case_id: Annotated[str, typer.Argument(metavar="CASE")]) -> None:
     """Check the journal's hash chain; exit 1 and name the first tampered row if it is broken."""
-    problems = queries.verify_journal(_engine(), case_id)
+    problems = queries.verify_journal(open_engine(), case_id)
     if problems:
         for problem in problems:
             typer.echo(f"TAMPERED: {problem}", err=True)
@@ -236,10 +223,10 @@ def deadlines_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Deadlines across the portfolio, by due date."""
-    rows = queries.list_deadlines(_engine(), due_before=_date(due_before, "--due-before") if due_before else None,
+    rows = queries.list_deadlines(open_engine(), due_before=_date(due_before, "--due-before") if due_before else None,
                                   status=status)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     for row in rows:
         typer.echo(f"{row['due']}  {row['status']:<9}  case {row['case']:>4}  {row['key']:<30} {row['case_name']}")
@@ -253,9 +240,9 @@ def sweep_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Fire every due timer once: system events, breaches."""
-    report = services.sweep(_engine(), today=_date(today, "--today") if today else None)
+    report = services.sweep(open_engine(), today=_date(today, "--today") if today else None)
     if as_json:
-        _print_json({"cases": report.cases,
+        print_json({"cases": report.cases,
                      "system_events": [{"case": c, "type": t, "at": a.isoformat()} for c, t, a in report.system_events],
                      "breached": [{"case": c, "deadline": i} for c, i in report.breached]})
         return
@@ -277,7 +264,7 @@ def simulate_command(
 
     result = run_scenario(load_scenario(file))
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     typer.echo(render_result_text(result))
 

@@ -19,22 +19,12 @@ from notifications.outbox import STATUSES, drain, retry, smtp_sender
 from notifications.smtp import SMTP_URL_ENV
 from workflows import engine as services
 from workflows import people
-from workflows.db import ensure_schema, make_engine
+from workflows.cli_common import JsonFlag, print_json
+from workflows.db import open_engine
 from workflows.tables import Case, DeadlineRow, OutboxRow
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 FromOption = Annotated[str | None, typer.Option(
     "--from", help="Sender address (default: the URL's sender=, else suivi-cpts@$CPTS_MAIL_DOMAIN).")]
-
-
-def _engine() -> Engine:
-    engine = make_engine()
-    ensure_schema(engine)
-    return engine
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 # ------------------------------------------------------------------------------------------- services
@@ -119,9 +109,9 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         as_json: JsonFlag = False,
     ) -> None:
         """Register a user with their role and territory."""
-        user = people.add_user(_engine(), name, email, role, scope or [])
+        user = people.add_user(open_engine(), name, email, role, scope or [])
         if as_json:
-            _print_json(people.user_dict(user))
+            print_json(people.user_dict(user))
             return
         where = ", ".join(json.loads(user.scope)) or "everywhere"
         typer.echo(f"user {user.id} added: {user.name} <{user.email}>, {user.role} ({where})")
@@ -132,9 +122,9 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         as_json: JsonFlag = False,
     ) -> None:
         """Every user, by role."""
-        users = people.list_users(_engine(), role=role)
+        users = people.list_users(open_engine(), role=role)
         if as_json:
-            _print_json([people.user_dict(u) for u in users])
+            print_json([people.user_dict(u) for u in users])
             return
         for u in users:
             typer.echo(f"{u.id:>4}  {u.role:<8}  {', '.join(json.loads(u.scope)) or '—':<12}  {u.name} <{u.email}>")
@@ -150,10 +140,10 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         as_json: JsonFlag = False,
     ) -> None:
         """Give a case its binôme (ARS and CPAM referents) and its CPTS contact (not a lifecycle event)."""
-        done = people.assign(_engine(), case_id, ars_email=ars, cpam_email=cpam, contact_name=contact_name,
+        done = people.assign(open_engine(), case_id, ars_email=ars, cpam_email=cpam, contact_name=contact_name,
                              contact_email=contact_email)
         if as_json:
-            _print_json({"case": done.case_id, "ars": done.ars, "cpam": done.cpam, "contact_name": done.contact_name,
+            print_json({"case": done.case_id, "ars": done.ars, "cpam": done.cpam, "contact_name": done.contact_name,
                          "contact_email": done.contact_email, "unaddressed": list(done.unaddressed)})
             return
         contact = done.contact_email and f"{done.contact_name or '—'} <{done.contact_email}>"
@@ -171,9 +161,9 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         as_json: JsonFlag = False,
     ) -> None:
         """Notifications in the outbox, oldest first, with their delivery status."""
-        rows = outbox_rows(_engine(), status=status, limit=limit)
+        rows = outbox_rows(open_engine(), status=status, limit=limit)
         if as_json:
-            _print_json(rows)
+            print_json(rows)
             return
         for r in rows:
             error = f"  ({r['last_error']})" if r["last_error"] and r["status"] != "sent" else ""
@@ -186,7 +176,7 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         entry: Annotated[int, typer.Argument(metavar="ID", help="Outbox entry number (`cpts outbox list`).")],
     ) -> None:
         """Put a dead or unaddressed notification back in the queue (sent on the next drain)."""
-        row = retry(_engine(), entry, services.utc_now())
+        row = retry(open_engine(), entry, services.utc_now())
         typer.echo(f"outbox entry {row.id} is pending again: {row.subject}")
 
     @outbox_app.command("drain")
@@ -198,7 +188,7 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         from workflows.scheduler import sender_address, smtp_settings
 
         settings = smtp_settings(os.environ.get(SMTP_URL_ENV))
-        report = drain(_engine(), smtp_sender(settings), now=services.utc_now(),
+        report = drain(open_engine(), smtp_sender(settings), now=services.utc_now(),
                        from_address=sender_address(settings, sender), limit=limit)
         typer.echo(f"sent {report.sent}, to retry {report.retried}, dead {report.dead}")
 
@@ -216,7 +206,7 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         url = os.environ.get(SMTP_URL_ENV)
         settings = scheduler.smtp_settings(url)  # a bad URL is a one-line error before anything starts
         scheduler.sender_address(settings, sender)
-        engine = _engine()
+        engine = open_engine()
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -230,7 +220,7 @@ def register(app: typer.Typer, case_app: typer.Typer, calendar_app: typer.Typer)
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE (default stdout).")] = None,
     ) -> None:
         """iCalendar (RFC 5545) of the pending deadlines, with reminders; stable UIDs (re-import updates)."""
-        data = calendar_feed(_engine(), referent=referent)
+        data = calendar_feed(open_engine(), referent=referent)
         if output is None:
             typer.echo(data, nl=False)
             return

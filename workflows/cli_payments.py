@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from lifecycle.events import parse_date
-from workflows.db import ensure_schema, make_engine
+from workflows.cli_common import JsonFlag, print_json
+from workflows.db import open_engine
 from workflows.finance import case_payments, forecast, total
 
 
@@ -29,26 +29,20 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     return out.getvalue()
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    engine = make_engine()
-    ensure_schema(engine)
-    return engine
-
-
 def register(app: typer.Typer, case_app: typer.Typer) -> None:
     """Add the payment commands to the CLI."""
 
     @case_app.command("payments")
     def payments_command(
         case_id: Annotated[str, typer.Argument(metavar="CASE")],
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        as_json: JsonFlag = False,
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (for a spreadsheet).")] = False,
         today: Annotated[str | None, typer.Option("--today", help="Statuses as of this date.")] = None,
     ) -> None:
         """The contract's échéancier: every payment line with its due date, amount, status and arithmetic."""
-        lines = case_payments(_engine(), case_id, today=parse_date(today, "--today") if today else None)
+        lines = case_payments(open_engine(), case_id, today=parse_date(today, "--today") if today else None)
         if as_json:
-            typer.echo(json.dumps([line.as_dict() for line in lines], ensure_ascii=False, indent=2))
+            print_json([line.as_dict() for line in lines])
             return
         if as_csv:
             typer.echo(_csv(["due", "component", "year", "amount", "status", "explanation"],
@@ -70,17 +64,17 @@ def register(app: typer.Typer, case_app: typer.Typer) -> None:
         by: Annotated[GroupBy, typer.Option("--by", help="Group by region, departement or component.")] = (
             GroupBy.region),
         as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        as_json: JsonFlag = False,
     ) -> None:
         """What the funders will pay in a year across the portfolio (budget planning).
 
         `committed` counts known amounts (refunds negative); variable lines still awaiting their year's
         assessment are shown apart at full attainment, so `maximum` is the budget ceiling.
         """
-        groups = forecast(_engine(), year, by=by.value)
+        groups = forecast(open_engine(), year, by=by.value)
         rows = [*groups, total(groups, year)]
         if as_json:
-            typer.echo(json.dumps([g.as_dict() for g in rows], ensure_ascii=False, indent=2))
+            print_json([g.as_dict() for g in rows])
             return
         header = ["group", "label", "committed", "awaiting_assessment_max", "maximum", "already_paid", "lines",
                   "cases"]

@@ -71,6 +71,13 @@ def migrate(engine: Engine) -> None:
     command.upgrade(_alembic_config(engine), "head")
 
 
+def open_engine(url: str | None = None) -> Engine:
+    """The engine of a database that has its schema (what every command but `cpts db init` works on)."""
+    engine = make_engine(url)
+    ensure_schema(engine)
+    return engine
+
+
 def ensure_schema(engine: Engine) -> None:
     """Refuse to work on a database without the schema, with the command that fixes it."""
     tables = set(inspect(engine).get_table_names())

@@ -328,6 +328,19 @@ def _refresh(session: Session, case: Case, projection: Projection, now: datetime
 
 
 # ----------------------------------------------------------------------------------------------- sweep
+def latest_local_date(now: datetime) -> date:
+    """The latest calendar date any seat is living at `now` (Réunion and Mayotte are ahead of Paris)."""
+    return max(now.astimezone(territory.time_zone(d)).date() for d in ("974", "75", "971"))
+
+
+def due_case_ids(session: Session, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
+    """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id."""
+    query = select(Case.id).where(col(Case.wake_on) <= horizon).order_by(Case.id)
+    if case_ids is not None:
+        query = query.where(col(Case.id).in_(list(case_ids)))
+    return list(session.exec(query))
+
+
 def sweep(engine: Engine, *, today: date | None = None, now: datetime | None = None,
           case_ids: Iterable[int] | None = None) -> SweepReport:
     """Fire every due timer exactly once: system events into the journal, deadlines marked breached.
@@ -337,12 +350,8 @@ def sweep(engine: Engine, *, today: date | None = None, now: datetime | None = N
     locked by another sweeper is skipped (FOR UPDATE SKIP LOCKED), so concurrent sweepers never double-fire.
     """
     now = now or utc_now()
-    horizon = today or max(now.astimezone(territory.time_zone(d)).date() for d in ("974", "75", "971"))
     with Session(engine) as session:
-        query = select(Case.id).where(col(Case.wake_on) <= horizon)
-        if case_ids is not None:
-            query = query.where(col(Case.id).in_(list(case_ids)))
-        candidates = sorted(set(session.exec(query)))
+        candidates = due_case_ids(session, today or latest_local_date(now), case_ids)
     fired: list[tuple[int, str, date]] = []
     breached: list[tuple[int, str]] = []
     swept = notifications = 0

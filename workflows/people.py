@@ -77,16 +77,8 @@ def split_scope(values: Iterable[str] | str | None) -> list[str]:
 
 @cache
 def _region_codes() -> dict[str, str]:
-    """Régions that have an ARS under the accord: those of the départements that can seat a CPTS."""
-    tables = territory._tables()  # the reference data; lifecycle.territory has no public région list
-    codes: dict[str, str] = {}
-    for dept in tables.departements.values():
-        try:
-            territory.departement(dept.code)
-        except territory.UnknownDepartement:
-            continue  # collectivités d'outre-mer: no ARS, CPAM or CPL under the ACI
-        codes[dept.region] = tables.regions[dept.region].name
-    return codes
+    """Régions that have an ARS under the accord, by code."""
+    return {region.code: region.name for region in territory.seat_regions()}
 
 
 def _region(code: str) -> str:

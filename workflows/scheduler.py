@@ -40,13 +40,12 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lifecycle.errors import DomainError
 from notifications.outbox import Sender, drain, enqueue_digests, mail_domain, smtp_sender
 from notifications.smtp import SMTP_URL_ENV, SmtpSettings
 from workflows import engine as services
-from workflows.tables import Case
 
 log = logging.getLogger("cpts.scheduler")
 
@@ -89,10 +88,8 @@ def sweep_job(engine: Engine, stopping: threading.Event | None = None, chunk: in
     between chunks, and two schedulers sharing a database mostly work on different cases (a case already swept
     by the other no longer matches `wake_on <= today` and is passed over)."""
     now = services.utc_now()
-    # No seat is more than a day ahead of UTC: a superset of the cases `sweep` itself selects for `now`.
-    horizon = (now + timedelta(days=1)).date()
     with Session(engine) as session:
-        ids = list(session.exec(select(Case.id).where(col(Case.wake_on) <= horizon).order_by(Case.id)))
+        ids = services.due_case_ids(session, services.latest_local_date(now))
     chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
     random.shuffle(chunks)
     cases = fired = breached = notices = 0
