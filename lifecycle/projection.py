@@ -102,9 +102,14 @@ def project(
     departement: str,
     population: int,
     check: NewEventCheck | None = None,
+    with_payments: bool = True,
 ) -> Projection:
-    """Replay `journal` as of `today` (timers due before `today` have fired)."""
-    return _Replay(journal, rules, today, departement, population, check).run()
+    """Replay `journal` as of `today` (timers due before `today` have fired).
+
+    `with_payments=False` leaves the échéancier out (`payments` is None) for callers that only need the state,
+    the deadlines or the due system events: it is the costliest part of a contracted case's projection.
+    """
+    return _Replay(journal, rules, today, departement, population, check).run(with_payments)
 
 
 class _Replay:
@@ -134,7 +139,7 @@ class _Replay:
         )
 
     # ------------------------------------------------------------------------------------------ driver
-    def run(self) -> Projection:
+    def run(self, with_payments: bool = True) -> Projection:
         with attached(self.model):
             for entry in self.user_entries:
                 self._fire_timers(before=entry.at)
@@ -142,7 +147,7 @@ class _Replay:
             self._fire_timers(before=self.today)
             state = self.model.state
         superseded = tuple(sorted(e.seq for e in self.journaled_system.values()))
-        payments = self._payments(self.accepted)
+        payments = self._payments(self.accepted) if with_payments else None
         deadlines = tuple(d.freeze(self.today) for d in self.deadlines)
         return Projection(
             state=state,

@@ -124,11 +124,12 @@ def ruleset_for(case: Case) -> Ruleset:
     return load_ruleset(ruleset_id=case.ruleset_id)
 
 
-def project_case(session: Session, case: Case, today: date, *, rows: Sequence[JournalRow] | None = None) -> Projection:
+def project_case(session: Session, case: Case, today: date, *, rows: Sequence[JournalRow] | None = None,
+                 with_payments: bool = True) -> Projection:
     """The case's projection as of `today`, from its journal."""
     entries = [to_entry(r) for r in (rows if rows is not None else journal_rows(session, case.id))]
     return project(entries, ruleset_for(case), today, departement=case.seat_departement,
-                   population=case.population)
+                   population=case.population, with_payments=with_payments)
 
 
 # ----------------------------------------------------------------------------------------------- cases
@@ -209,7 +210,9 @@ def _apply(engine: Engine, case_id: int | str, event: NewEvent, actor: str, *, t
                                  evidence=event.evidence, recorded_at=now)
         rules = ruleset_for(case)
         check = NewEventCheck(seq, find_overlaps(session, case)) if event.type == "health_project_validated" else None
-        before = project(entries, rules, today, departement=case.seat_departement, population=case.population)
+        # Only the state and the rejections of the journal as it stands are compared: no échéancier needed.
+        before = project(entries, rules, today, departement=case.seat_departement, population=case.population,
+                         with_payments=False)
         after = project([*entries, new_entry], rules, today, departement=case.seat_departement,
                         population=case.population, check=check)
         _check_replay(before, after, new_entry)
@@ -380,10 +383,9 @@ def _sweep_case(engine: Engine, case_id: int, today: date | None,
         old = {d.ident: d.status for d in session.exec(select(DeadlineRow).where(DeadlineRow.case_id == case.id))}
         projection = project_case(session, case, case_today, rows=rows)
         fired: list[tuple[str, date]] = []
-        while projection.due_system_events:
-            # Write each due system event (dated its window's last day), then replay: firing one may open
-            # another window that is already due too (e.g. opinion deemed → funders' new decision).
-            due = projection.due_system_events[0]
+        # The replay already fired every due timer in order, chains included (an opinion deemed opening the
+        # funders' decision window…): write them all, dated their windows' last days, then replay once.
+        for due in projection.due_system_events:
             prev = rows[-1]
             row = JournalRow(case_id=case.id, seq=prev.seq + 1, type=due.type, at=due.at, recorded_at=now,
                              actor=SYSTEM_ACTOR, data="{}", evidence=f"timer {due.deadline}",
@@ -392,6 +394,7 @@ def _sweep_case(engine: Engine, case_id: int, today: date | None,
             session.add(row)
             rows.append(row)
             fired.append((due.type, due.at))
+        if fired:
             projection = project_case(session, case, case_today, rows=rows)
         newly_breached = [d.ident for d in projection.deadlines
                           if d.status == "breached" and old.get(d.ident) != "breached"]
