@@ -87,6 +87,14 @@ def add_months(anchor: date, months: int) -> date:
     return date(year, month, min(anchor.day, last_day))
 
 
+def contract_anniversary(signed: date, year: int) -> date:
+    """Anniversary `year` of a contract signed on `signed` (year 0 is the signature itself).
+
+    SPEC §6: signature + 12·year months, the month's last day when it has no such day (CPC art. 641).
+    """
+    return add_months(signed, 12 * year)
+
+
 def french_date(day: date) -> str:
     """'lundi 12 mai 2025', 'jeudi 1er mai 2025'."""
     number = "1er" if day.day == 1 else str(day.day)

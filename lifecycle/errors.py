@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class DomainError(Exception):
     """Base class of every error a user can act on; the CLI prints it on one line and exits 2."""
@@ -37,3 +39,16 @@ class EventRejected(DomainError):
 
 class TransitionRejected(DomainError):
     """An event the lifecycle does not allow in the case's current state, or whose guard fails."""
+
+
+class WindowClosed(TransitionRejected):
+    """A refusal because the window the act belonged to has closed.
+
+    Attributes:
+        window: the deadline key of the window (`termination_cpl_window`, …).
+        closed_on: the window's last day.
+    """
+
+    def __init__(self, message: str, *, window: str, closed_on: date) -> None:
+        self.window, self.closed_on = window, closed_on
+        super().__init__(message)

@@ -1,17 +1,22 @@
 """Indicators and attainment of a mission's variable part (SPEC §9, ACI art. 7.3.2).
 
-Pure functions of a reported year's data (`indicators_reported.data["missions"][mission]`); exact fractions.
+Pure functions of a reported year's data (`indicators_reported.data["missions"][mission]`), and of a
+projection for the per-year tracking; exact fractions (formatting is the caller's: `lifecycle.rates`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
+from lifecycle.calendar import contract_anniversary
 from lifecycle.errors import EventRejected
+from lifecycle.events import JournalEntry
+from lifecycle.ruleset import Ruleset
 
 
 @dataclass(frozen=True)
@@ -109,3 +114,58 @@ def missing_national_indicators(report: Mapping[str, Any] | None) -> list[str]:
         for indicator in ((report or {}).get("indicators") or ())
     }
     return [national.name for national in NATIONAL_ACCESS_INDICATORS if national.name not in reported]
+
+
+@dataclass(frozen=True)
+class YearIndicators:
+    """What a contract year's reports say (SPEC §9), for the case view.
+
+    Attributes:
+        year: the contract year, 1 to the ruleset's `contract_years`.
+        attainment: the exact attainment rate r of each mission reported for the year, in report order (a
+            later report of the same year and mission wins).
+        national_indicators_missing: the national access indicators absent from the year's access report, in
+            SPEC order; all of them when access was not reported.
+    """
+
+    year: int
+    attainment: dict[str, Fraction]
+    national_indicators_missing: tuple[str, ...]
+
+
+class ReportedCase(Protocol):
+    """What indicator tracking reads of a case: a `lifecycle.projection.Projection` (a protocol rather than an
+    import, as the projection imports this module through the payments)."""
+
+    @property
+    def contract_signed_on(self) -> date | None: ...
+
+    @property
+    def accepted(self) -> Sequence[JournalEntry]: ...
+
+    @property
+    def today(self) -> date: ...
+
+
+def indicator_tracking(projection: ReportedCase, rules: Ruleset) -> tuple[YearIndicators, ...]:
+    """Per contract year, from the first up to the last one completed by `projection.today` or reported:
+    the attainment reported per mission and the national access indicators still missing."""
+    signed = projection.contract_signed_on
+    if signed is None:
+        return ()
+    reports: dict[int, dict[str, Any]] = {}
+    for entry in projection.accepted:
+        if entry.type == "indicators_reported":
+            reports.setdefault(entry.data["year"], {}).update(entry.data["missions"])
+    years: list[YearIndicators] = []
+    for year in range(1, rules.contract_years + 1):
+        # Stop at the first year neither completed by `today` nor reported.
+        if contract_anniversary(signed, year) > projection.today and year not in reports:
+            break
+        missions = reports.get(year, {})
+        years.append(YearIndicators(
+            year=year,
+            attainment={mission: attainment(report) for mission, report in missions.items()},
+            national_indicators_missing=tuple(missing_national_indicators(missions.get("access"))),
+        ))
+    return tuple(years)

@@ -16,7 +16,8 @@ from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
-from lifecycle.errors import TransitionRejected
+from lifecycle.calendar import Period
+from lifecycle.errors import TransitionRejected, WindowClosed
 
 INITIAL = "new"
 PRE_CONTRACT = (
@@ -129,6 +130,7 @@ class CaseFacts:
     accord_in_force: bool = True
     required_documents: tuple[str, ...] = ()
     optional_missions: tuple[str, ...] = ()
+    cpl_opinion_period: Period | None = None  # the ruleset's `cpl_opinion` period, after which it is deemed
 
 
 class LifecycleModel:
@@ -139,10 +141,12 @@ class LifecycleModel:
     def __init__(self, facts: CaseFacts) -> None:
         self.facts = facts
         self.rejection: str | None = None
+        # (deadline key, last day) when the refusal is that this window has closed: callers branch on it.
+        self.closed_window: tuple[str, date] | None = None
 
     # ---- helpers
-    def _refuse(self, reason: str) -> bool:
-        self.rejection = reason
+    def _refuse(self, reason: str, *, closed_window: tuple[str, date] | None = None) -> bool:
+        self.rejection, self.closed_window = reason, closed_window
         return False
 
     @staticmethod
@@ -158,10 +162,12 @@ class LifecycleModel:
         if last_day is None:
             closed = self.facts.closed_windows.get(key)
             if closed is not None:
-                return self._refuse(f"{what}: the window closed on {closed.isoformat()}")
+                return self._refuse(f"{what}: the window closed on {closed.isoformat()}",
+                                    closed_window=(key, closed))
             return self._refuse(f"{what}: no such window is open")
         if self._at(event) > last_day:
-            return self._refuse(f"{what}: the window closed on {last_day.isoformat()}")
+            return self._refuse(f"{what}: the window closed on {last_day.isoformat()}",
+                                closed_window=(key, last_day))
         return True
 
     # ---- lettre d'intention (I §3)
@@ -312,8 +318,10 @@ class LifecycleModel:
     def opinion_known(self, event: EventData) -> bool:
         referral = self.facts.referral
         if referral is None or referral.opinion is None:
+            period = self.facts.cpl_opinion_period
+            deemed = f"deemed {period.describe()} after the meeting" if period else "deemed when its period elapses"
             return self._refuse("the funders' new decision comes after the CPL's opinion "
-                                "(notified, or deemed 30 days after the meeting; ACI art. 12.4.2)")
+                                f"(notified, or {deemed}; ACI art. 12.4.2)")
         return True
 
     def _outcome(self, event: EventData, wanted: str, allowed: str) -> bool:
@@ -359,9 +367,12 @@ def attached(model: LifecycleModel, state: str = INITIAL) -> Iterator[LifecycleM
 
 
 def fire(model: LifecycleModel, event: str, at: date, data: dict[str, Any]) -> tuple[str, str]:
-    """Drive `model` through `event`; return (from, to) or raise TransitionRejected saying why and what fits."""
+    """Drive `model` through `event`; return (from, to) or raise TransitionRejected saying why and what fits.
+
+    A refusal because a window has closed is a `WindowClosed`, which names the window and its last day.
+    """
     source = model.state
-    model.rejection = None
+    model.rejection, model.closed_window = None, None
     try:
         accepted = MACHINE.events[event].trigger(model, at=at, data=data)
     except MachineError:
@@ -369,8 +380,11 @@ def fire(model: LifecycleModel, event: str, at: date, data: dict[str, Any]) -> t
             f"{event} is not allowed in state {source}: allowed in {', '.join(allowed_states(event))}"
         ) from None
     if not accepted:
-        reason = model.rejection or "its conditions are not met"
-        raise TransitionRejected(f"{event} rejected in state {source}: {reason}")
+        message = f"{event} rejected in state {source}: {model.rejection or 'its conditions are not met'}"
+        if model.closed_window is not None:
+            window, closed_on = model.closed_window
+            raise WindowClosed(message, window=window, closed_on=closed_on)
+        raise TransitionRejected(message)
     return source, model.state
 
 

@@ -14,9 +14,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
-from lifecycle.calendar import LegalCalendar, Period, add_months
+from lifecycle.calendar import LegalCalendar, Period, add_months, contract_anniversary
 from lifecycle.events import MISSIONS, PAYMENT_COMPONENTS, JournalEntry
 from lifecycle.indicators import attainment
+from lifecycle.rates import rate_text
 from lifecycle.ruleset import Ruleset
 
 CENT = Decimal("0.01")
@@ -153,11 +154,11 @@ class _Projection:
 
     # ------------------------------------------------------------------------------------ calendar
     def anniversary(self, year: int) -> date:
-        """Anniversary K = signature + 12·K months, month-end clamped (SPEC §6)."""
-        return add_months(self.signed, 12 * year)
+        """Anniversary K of the contract (SPEC §6)."""
+        return contract_anniversary(self.signed, year)
 
     def settlement(self, year: int) -> date:
-        """settle(K) = anniversary K + 2 months (ACI art. 9.2)."""
+        """settle(K) = anniversary K + the ruleset's `settlement_delay_months` (ACI art. 9.2)."""
         return add_months(self.anniversary(year), self.rules.settlement_delay_months)
 
     def due_rule(self, d: _Draft) -> str:
@@ -170,7 +171,8 @@ class _Projection:
                                          anchor_label="the termination's effect").text()
             return f"{text} (ACI art. 11.3)"
         if d.termination_settlement and self.termination is not None:
-            return f"settlement of the termination year, 2 months after {self.termination.isoformat()}"
+            return (f"settlement of the termination year, {self.rules.settlement_delay_months} months after "
+                    f"{self.termination.isoformat()}")
         if d.due == self.signed:
             return "at signature (ACI art. 9.1)"
         for year in range(1, self.years + 1):
@@ -267,9 +269,9 @@ class _Projection:
             when = f"anniversary {opens}" if due == opens else f"first mission start, after {opens}"
             drafts += [
                 _Draft("fonctionnement.advance", year, due, self.rate * amount,
-                       f"{_rate(self.rate)} × {_euros(amount)} ({when}; ACI art. 9.1)"),
+                       f"{rate_text(self.rate)} × {_euros(amount)} ({when}; ACI art. 9.1)"),
                 _Draft("fonctionnement.balance", year, self.settlement(year), (1 - self.rate) * amount,
-                       f"{_rate(1 - self.rate)} × {_euros(amount)} (balance of year {year}; ACI art. 9.1)"),
+                       f"{rate_text(1 - self.rate)} × {_euros(amount)} (balance of year {year}; ACI art. 9.1)"),
             ]
         return drafts
 
@@ -290,8 +292,8 @@ class _Projection:
                 why = (f"{mission} started {self.starts[mission]}, anniversary {closes}" if p != 1
                        else f"{mission} paid from {begins}: a full year to anniversary {closes}")
                 drafts.append(_Draft(f"{mission}.fixed.advance", year, begins, rate * fixed * p,
-                                     f"{_rate(rate)} × {_euros(fixed)}{share} ({why}{detail})", mission))
-            balance = f"{_rate(1 - rate)} × {_euros(fixed)}{share} (balance of year {year}{detail})"
+                                     f"{rate_text(rate)} × {_euros(fixed)}{share} ({why}{detail})", mission))
+            balance = f"{rate_text(1 - rate)} × {_euros(fixed)}{share} (balance of year {year}{detail})"
             drafts.append(_Draft(f"{mission}.fixed.balance", year, settle, (1 - rate) * fixed * p, balance,
                                  mission))
             drafts.append(self._variable(mission, year, settle, p, share, ""))
@@ -299,7 +301,7 @@ class _Projection:
                 following, detail = self.fixed_envelope(mission, year + 1)
                 why = f"advance for year {year + 1}, paid with the settlement of year {year}{detail}"
                 drafts.append(_Draft(f"{mission}.fixed.advance", year + 1, settle, rate * following,
-                                     f"{_rate(rate)} × {_euros(following)} ({why})", mission))
+                                     f"{rate_text(rate)} × {_euros(following)} ({why})", mission))
         return drafts
 
     def _variable(self, mission: str, year: int, due: date, p: Fraction, share: str, note: str) -> _Draft:
@@ -308,7 +310,7 @@ class _Projection:
         if r is None:
             text, amount = f"r (awaiting the year-{year} attainment{note})", None
         else:
-            text, amount = f"{_rate(r)} (year-{year} attainment{note})", variable * p * r
+            text, amount = f"{rate_text(r)} (year-{year} attainment{note})", variable * p * r
         return _Draft(f"{mission}.variable", year, due, amount, f"{_euros(variable)}{share} × {text}",
                       mission, termination_settlement=bool(note), ceiling=variable * p)
 
@@ -354,7 +356,7 @@ class _Projection:
         basis = (f"due for year {year}: {' + '.join(r[3] for r in rows) or 'nothing'} = {_cents(due)}; "
                  f"advances paid for year {year}: {_cents(paid)}{note} (ACI art. 11.3)")
         if due < paid:
-            # ACI art. 11.3: refunded within 2 months of E; the same date as the `refund` deadline.
+            # ACI art. 11.3: refunded within the `refund` deadline's period after E, on that deadline's date.
             rule = self.rules.deadline("refund")
             refund_by = (self.calendar.add(end, rule.period, kind=rule.kind, franc=rule.franc).due
                          if self.calendar else _after(end, rule.period))
@@ -435,14 +437,3 @@ def _euros(value: int | Fraction) -> str:
 
 def _cents(value: Fraction) -> str:
     return f"{to_cents(value):,.2f}".replace(",", " ")
-
-
-def _rate(value: Fraction) -> str:
-    """'0.75', '0.8'; a rate with no finite decimal form as 'a/b'."""
-    denominator = value.denominator
-    for factor in (2, 5):
-        while denominator % factor == 0:
-            denominator //= factor
-    if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
-    return f"{Decimal(value.numerator) / Decimal(value.denominator):f}"

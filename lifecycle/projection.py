@@ -4,6 +4,7 @@ The journal is replayed in business-date order; timers fire on the virtual calen
 backdated or voided event simply changes what the replay sees (ARCHITECTURE: a case is its journal).
 System events already written by the sweep are matched to the timers that produce them; one that no timer
 produces any more (e.g. a tacit validation after a backdated opposition) is reported as superseded.
+What each event type does besides moving the lifecycle table lives in lifecycle.handlers, one function each.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from lifecycle.calendar import DateExplanation, LegalCalendar, add_months
+from lifecycle import handlers
+from lifecycle.calendar import DateExplanation, LegalCalendar
 from lifecycle.deadlines import CANCELLED, ELAPSED, Deadline, OpenDeadline
-from lifecycle.errors import TransitionRejected
+from lifecycle.errors import TransitionRejected, WindowClosed
 from lifecycle.events import DOCUMENTS, JournalEntry
-from lifecycle.machine import CaseFacts, LifecycleModel, Referral, attached, fire
+from lifecycle.machine import CaseFacts, LifecycleModel, attached, fire
 from lifecycle.payments import PaymentSchedule, payment_schedule
 from lifecycle.ruleset import DeadlineRule, Ruleset
 
@@ -113,13 +115,17 @@ def project(
 
 
 class _Replay:
+    """One replay of a case's journal; the handlers see it as a `lifecycle.handlers.Replay`."""
+
     def __init__(self, journal: Sequence[JournalEntry], rules: Ruleset, today: date, departement: str,
                  population: int, check: NewEventCheck | None) -> None:
         self.rules, self.today, self.check = rules, today, check
         self.calendar = LegalCalendar(departement)
         self.base_population = population  # the case's territory (declared or communes' sum)
         self.population = population  # as amended by the contract and its avenants
-        self.facts = CaseFacts(required_documents=DOCUMENTS, optional_missions=rules.optional_missions)
+        opinion = rules.deadlines.get("cpl_opinion")
+        self.facts = CaseFacts(required_documents=DOCUMENTS, optional_missions=rules.optional_missions,
+                               cpl_opinion_period=opinion.period if opinion else None)
         self.model = LifecycleModel(self.facts)
         self.deadlines: list[OpenDeadline] = []
         self.history: list[HistoryItem] = []
@@ -147,7 +153,7 @@ class _Replay:
             self._fire_timers(before=self.today)
             state = self.model.state
         superseded = tuple(sorted(e.seq for e in self.journaled_system.values()))
-        payments = self._payments(self.accepted) if with_payments else None
+        payments = self.schedule_payments(self.accepted) if with_payments else None
         deadlines = tuple(d.freeze(self.today) for d in self.deadlines)
         return Projection(
             state=state,
@@ -168,17 +174,18 @@ class _Replay:
 
     def _apply(self, entry: JournalEntry) -> None:
         data = dict(entry.data)
-        if entry.type == "contract_signed":
-            self.facts.accord_in_force = self.rules.accord_in_force(entry.at)
+        prepare = handlers.BEFORE_FIRING.get(entry.type)
+        if prepare is not None:
+            prepare(self, entry.at, data)
         if self.check is not None and entry.seq == self.check.seq:
             self.facts.overlaps = self.check.overlaps
         try:
             source, dest = fire(self.model, entry.type, entry.at, data)
+        except WindowClosed as exc:  # the refusal already says which window closed, and when
+            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc)))
+            return
         except TransitionRejected as exc:
-            message = str(exc)
-            if "closed on" not in message:
-                message += self._closed_hint(entry.type)
-            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, message))
+            self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc) + self._closed_hint(entry.type)))
             return
         finally:
             self.facts.overlaps = None
@@ -234,28 +241,29 @@ class _Replay:
 
     # ------------------------------------------------------------------------------------------ effects
     def _after(self, event: str, at: date, data: dict[str, Any], seq: int | None) -> None:
+        """The effects of an accepted event, in the order lifecycle.handlers describes."""
         self._complete(event, at, data, seq)
         self._cancel(event, at)
-        self._update_facts(event, at, data)
-        self._open_deadlines(event, at, data)
+        update_facts = handlers.ON_ACCEPTED.get(event)
+        if update_facts is not None:
+            update_facts(self, at, data)
+        self._open_anchored(event, at, data)
+        open_more = handlers.OPENS.get(event)
+        if open_more is not None:
+            open_more(self, at, data)
 
     def _complete(self, event: str, at: date, data: dict[str, Any], seq: int | None) -> None:
         for d in self.deadlines:
-            if d.is_open and event in d.rule.completed_by and self._matches(d, event, at, data):
+            if d.is_open and event in d.rule.completed_by and self._matches(d, at, data):
                 d.completed_on, d.completed_by_seq = at, seq
                 self.facts.open_windows.pop(d.rule.key, None)
 
-    def _matches(self, d: OpenDeadline, event: str, at: date, data: dict[str, Any]) -> bool:
+    def _matches(self, d: OpenDeadline, at: date, data: dict[str, Any]) -> bool:
+        """Whether an event of the rule's `completed_by` completes this instance of it."""
         if d.rule.mission is not None:
             return data.get("mission") == d.rule.mission
-        if d.rule.key == "annual_review":
-            return data.get("year") == d.year
-        if d.rule.key == "members_update":
-            if "year" in data:
-                return data["year"] == d.year
-            begins = self.facts.anniversaries[d.year - 1] if d.year else None
-            return begins is not None and begins <= at <= d.due
-        return True
+        matcher = handlers.COMPLETES.get(d.rule.key)
+        return matcher is None or matcher(self, d, at, data)
 
     def _cancel(self, event: str, at: date) -> None:
         for d in self.deadlines:
@@ -267,85 +275,25 @@ class _Replay:
                 d.note = f"cancelled by {event} on {at.isoformat()}"
                 self.facts.open_windows.pop(d.rule.key, None)
 
-    def _update_facts(self, event: str, at: date, data: dict[str, Any]) -> None:
-        f = self.facts
-        if event == "loi_submitted":
-            f.loi_approvals = set()
-        elif event == "loi_decision":
-            if data["decision"] == "approve":
-                f.loi_approvals.add(data["party"])
-            else:
-                f.loi_approvals = set()
-        elif event == "fir_granted":
-            f.fir_granted = True
-        elif event == "adhesion_requested":
-            f.documents = tuple(data["documents"])
-        elif event == "contract_refusal_received":
-            f.referral = None
-        elif event == "contract_signed":
-            f.contract_signed_on = at
-            f.anniversaries = tuple(add_months(at, 12 * k) for k in range(self.rules.contract_years + 1))
-            f.contract_missions = (*self.rules.socle_missions, *data.get("missions", []))
-            if data.get("population") is not None:
-                self.population = data["population"]
-        elif event == "mission_started":
-            f.started[data["mission"]] = at
-        elif event == "mission_deployed":
-            f.deployed[data["mission"]] = at
-        elif event == "avenant_signed":
-            kept = [m for m in f.contract_missions if m not in data.get("drop_missions", [])]
-            f.contract_missions = (*kept, *data.get("add_missions", []))
-            if data.get("population") is not None:
-                self.population = data["population"]
-        elif event == "termination_notice_received":
-            f.termination_initiator = data["initiator"]
-        elif event == "cpl_referral_received":
-            f.referral = Referral(subject=data["subject"], received=at)
-        elif event == "cpl_meeting_scheduled" and f.referral:
-            f.referral.meeting_date = date.fromisoformat(data["date"])
-        elif event == "cpl_meeting_held" and f.referral:
-            f.referral.held_on = at
-        elif event == "cpl_opinion_notified" and f.referral:
-            f.referral.opinion = data["opinion"]
-        elif event == "cpl_opinion_deemed" and f.referral:
-            f.referral.opinion = "deemed"
-        elif event == "funders_decision_notified" and f.referral:
-            f.referral.decided = True
-        elif event == "termination_effective":
-            self.termination_effective_on = at
-
-    def _open_deadlines(self, event: str, at: date, data: dict[str, Any]) -> None:
+    def _open_anchored(self, event: str, at: date, data: dict[str, Any]) -> None:
+        """Open the deadlines the ruleset anchors on `event` (those of missions outside the contract aside)."""
         for rule in self.rules.deadlines.values():
             in_contract = rule.mission is None or rule.mission in self.facts.contract_missions
             if event in rule.anchors and self._applies(rule, data) and in_contract:
-                self._open(rule, event, self._compute(rule, at, event))
-        if event == "contract_signed":
-            for rule in self.rules.deadlines.values():
-                if rule.per_contract_year:
-                    for year in range(1, self.rules.contract_years + 1):
-                        anniversary = self.facts.anniversaries[year]
-                        label = f"anniversary {year} of the contract signed {at.isoformat()}"
-                        self._open(rule, "anniversary", self._compute(rule, anniversary, label), year=year)
-        elif event == "cpl_meeting_scheduled":
-            meeting = date.fromisoformat(data["date"])
-            for rule in self.rules.deadlines.values():
-                if "cpl_meeting_date" in rule.anchors:
-                    self._open(rule, "cpl_meeting_scheduled", self._compute(rule, meeting, "the CPL meeting"))
-        elif event == "funders_decision_notified" and data["outcome"] == "maintained" \
-                and self.model.state == "termination_pending":
-            self._reopen_termination(at)
-        elif event == "termination_effective":
-            self._open_refund(at)
+                self.open_deadline(rule, event, self.compute_due(rule, at, event))
 
     def _applies(self, rule: DeadlineRule, data: dict[str, Any]) -> bool:
         return all(data.get(k) == v for k, v in rule.only_if.items())
 
-    def _compute(self, rule: DeadlineRule, anchor: date, anchor_label: str) -> DateExplanation:
+    # ------------------------------------------------------------------------------------------ for handlers
+    def compute_due(self, rule: DeadlineRule, anchor: date, anchor_label: str) -> DateExplanation:
+        """The due date of `rule` counted from `anchor` on the seat's calendar, with its explanation."""
         return self.calendar.add(anchor, rule.period, kind=rule.kind, before=rule.before, franc=rule.franc,
                                  source=rule.source, anchor_label=anchor_label)
 
-    def _open(self, rule: DeadlineRule, anchor_event: str, explanation: DateExplanation,
-              *, year: int | None = None, note: str = "") -> OpenDeadline:
+    def open_deadline(self, rule: DeadlineRule, anchor_event: str, explanation: DateExplanation,
+                      *, year: int | None = None, note: str = "") -> OpenDeadline:
+        """Open an instance of `rule` due on `explanation.due`; a window (not a breach) also opens for guards."""
         key = f"{rule.key}.{year}" if year else rule.key
         deadline = OpenDeadline(rule, key, anchor_event, explanation, year=year, note=note)
         self.deadlines.append(deadline)
@@ -353,27 +301,9 @@ class _Replay:
             self.facts.open_windows[rule.key] = deadline.due
         return deadline
 
-    def _reopen_termination(self, decided_on: date) -> None:
-        """SPEC §5 (interpretation): a maintained termination takes effect on the later of the original
-        effective date and the notification of the funders' decision."""
-        rule = self.rules.deadline("termination_effective")
-        original = [d for d in self.deadlines if d.rule.key == "termination_effective"][-1]
-        effective = max(original.due, decided_on)
-        which = "the original effective date" if effective == original.due else "the decision's notification"
-        explanation = self.calendar.fixed(effective, kind=rule.kind, source=f"{rule.source}, SPEC §5",
-                                          anchor_label=f"{which} (later of {original.due.isoformat()} "
-                                                       f"and {decided_on.isoformat()})")
-        self._open(rule, "funders_decision_notified", explanation,
-                   note="termination maintained after the CPL referral (interpretation)")
-
-    def _open_refund(self, effective: date) -> None:
-        schedule = self._payments([*self.accepted], termination=effective)
-        if schedule is not None and schedule.refund_owed > 0:
-            rule = self.rules.deadline("refund")
-            self._open(rule, "termination_effective", self._compute(rule, effective, "the termination's effect"),
-                       note=f"refund owed: {schedule.refund_owed} €")
-
-    def _payments(self, entries: Sequence[JournalEntry], termination: date | None = None) -> PaymentSchedule | None:
+    def schedule_payments(self, entries: Sequence[JournalEntry],
+                         termination: date | None = None) -> PaymentSchedule | None:
+        """The échéancier of `entries` (None before the contract), ending at `termination` if given."""
         if self.facts.contract_signed_on is None:
             return None
         # The case's population; contract_signed's own population (if any) wins inside payment_schedule.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lifecycle.calendar import holiday_subdivision, normalise_departement, time_zone
 from lifecycle.errors import CalendarError, DomainError, UnknownCommunes
@@ -35,6 +36,7 @@ __all__ = [
     "population",
     "region_of",
     "summarise",
+    "seat_time_zones",
     "time_zone",
 ]
 
@@ -212,6 +214,19 @@ def seat_regions() -> list[Region]:
             continue  # collectivités d'outre-mer: no ARS, CPAM or CPL under the ACI
         codes.add(seat.region)
     return [tables.regions[code] for code in sorted(codes)]
+
+
+@cache
+def seat_time_zones() -> tuple[ZoneInfo, ...]:
+    """The local time zones of every département that can seat a CPTS (mainland and overseas)."""
+    zones: dict[str, ZoneInfo] = {}
+    for seat in _tables().departements.values():
+        try:
+            zone = time_zone(departement(seat.code).code)
+        except UnknownDepartement:
+            continue  # collectivités d'outre-mer: no CPTS under the ACI
+        zones.setdefault(zone.key, zone)
+    return tuple(zones[key] for key in sorted(zones))
 
 
 def region_of(departement_code: str) -> Region:
