@@ -24,9 +24,11 @@ from lifecycle.events import JournalEntry  # noqa: E402
 from lifecycle.machine import INITIAL, STATES, TRANSITIONS, CaseFacts, LifecycleModel, attached, fire  # noqa: E402
 from lifecycle.projection import project  # noqa: E402
 from lifecycle.ruleset import load_ruleset  # noqa: E402
-from workflows import engine as services  # noqa: E402
-from workflows.db import make_engine, migrate  # noqa: E402
-from workflows.simulate import load_scenario, run_scenario  # noqa: E402
+from workflows import services  # noqa: E402
+from workflows.persistence.db import make_engine, migrate  # noqa: E402
+from workflows.persistence.unit_of_work import SqlUnitOfWork  # noqa: E402
+from workflows.simulation.runner import run_scenario  # noqa: E402
+from workflows.simulation.scenario import load_scenario  # noqa: E402
 
 
 def timed(label: str, fn: Callable[[], object], repeat: int) -> float:
@@ -91,8 +93,9 @@ def main() -> None:
 
     print("engine on an SQLite file")
     with tempfile.TemporaryDirectory() as tmp:
-        db = make_engine(f"sqlite:///{tmp}/bench.db")
-        migrate(db)
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        migrate(engine)
+        db = SqlUnitOfWork(engine)
         n = 200
         start = time.perf_counter()
         for i in range(n):

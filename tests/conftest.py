@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from workflows.db import make_engine, migrate
+from workflows.persistence.db import make_engine, migrate
 
 POSTGRES_URL = os.environ.get("CPTS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

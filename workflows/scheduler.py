@@ -38,14 +38,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from lifecycle.errors import DomainError
-from notifications.outbox import Sender, drain, enqueue_digests, mail_domain, smtp_sender
-from notifications.smtp import SMTP_URL_ENV, SmtpSettings
-from workflows import engine as services
+from notifications.smtp import SmtpSettings
+from workflows.persistence.errors import DuplicateKey
+from workflows.persistence.unit_of_work import SqlUnitOfWork
+from workflows.services.clock import latest_local_date, utc_now
+from workflows.services.outbox import Sender, drain, enqueue_digests, smtp_sender
+from workflows.services.sweep import SweepReport, due_case_ids, sweep
+from workflows.settings import SMTP_URL_ENV, Settings
 
 log = logging.getLogger("cpts.scheduler")
 
@@ -73,9 +74,9 @@ def smtp_settings(url: str | None) -> SmtpSettings:
     return SmtpSettings.from_url(url)
 
 
-def sender_address(settings: SmtpSettings, explicit: str | None = None) -> str:
+def sender_address(smtp: SmtpSettings, mail_domain: str, explicit: str | None = None) -> str:
     """From: the explicit address (`--from`), else the URL's `sender=`, else suivi-cpts@$CPTS_MAIL_DOMAIN."""
-    address = explicit or settings.sender or f"{SENDER_LOCAL_PART}@{mail_domain()}"
+    address = explicit or smtp.sender or f"{SENDER_LOCAL_PART}@{mail_domain}"
     if "@" not in address or any(c.isspace() for c in address.strip()):
         raise SchedulerSettingsError(f"sender {address!r} is not an e-mail address: expected e.g. "
                                      "suivi-cpts@ars.sante.fr")
@@ -83,13 +84,14 @@ def sender_address(settings: SmtpSettings, explicit: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------------------------------- jobs
-def sweep_job(engine: Engine, stopping: threading.Event | None = None, chunk: int = SWEEP_CHUNK) -> None:
-    """`workflows.engine.sweep` over the due cases, by chunks taken in random order: a stop request is honoured
+def sweep_job(uow: SqlUnitOfWork, stopping: threading.Event | None = None, chunk: int = SWEEP_CHUNK,
+              settings: Settings | None = None) -> None:
+    """`workflows.services.sweep` over the due cases, by chunks taken in random order: a stop request is honoured
     between chunks, and two schedulers sharing a database mostly work on different cases (a case already swept
     by the other no longer matches `wake_on <= today` and is passed over)."""
-    now = services.utc_now()
-    with Session(engine) as session:
-        ids = services.due_case_ids(session, services.latest_local_date(now))
+    now = utc_now()
+    settings = settings or Settings()
+    ids = due_case_ids(uow, latest_local_date(now))
     chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
     random.shuffle(chunks)
     cases = fired = breached = notices = 0
@@ -97,7 +99,7 @@ def sweep_job(engine: Engine, stopping: threading.Event | None = None, chunk: in
         if stopping is not None and stopping.is_set():
             log.info("sweep interrupted by the stop request; the next sweep takes over")
             break
-        for report in _sweep_chunk(engine, part, now):
+        for report in _sweep_chunk(uow, part, now, settings.mail_domain):
             cases += report.cases
             fired += len(report.system_events)
             breached += len(report.breached)
@@ -107,27 +109,28 @@ def sweep_job(engine: Engine, stopping: threading.Event | None = None, chunk: in
                  cases, fired, breached, notices)
 
 
-def _sweep_chunk(engine: Engine, case_ids: list[int], now: datetime) -> list[services.SweepReport]:
+def _sweep_chunk(uow: SqlUnitOfWork, case_ids: list[int], now: datetime, mail_domain: str) -> list[SweepReport]:
     """Sweep a chunk; if it fails (a case changed meanwhile, a database hiccup), sweep its cases one by one so
     that one failing case does not hold back the others. A case that fails is retried at the next tick."""
     try:
-        return [services.sweep(engine, now=now, case_ids=case_ids)]
+        return [sweep(uow, now=now, case_ids=case_ids, mail_domain=mail_domain)]
     except Exception:  # noqa: BLE001 - logged below, case by case
         reports = []
         for case_id in case_ids:
             try:
-                reports.append(services.sweep(engine, now=now, case_ids=[case_id]))
+                reports.append(sweep(uow, now=now, case_ids=[case_id], mail_domain=mail_domain))
             except Exception:
                 log.exception("sweep: case %s failed; it is retried at the next tick", case_id)
         return reports
 
 
-def outbox_job(engine: Engine, sender: Sender, from_address: str, stopping: threading.Event,
-               batch: int = DEFAULT_DRAIN_BATCH) -> None:
+def outbox_job(uow: SqlUnitOfWork, sender: Sender, from_address: str, stopping: threading.Event,
+               batch: int = DEFAULT_DRAIN_BATCH, settings: Settings | None = None) -> None:
     """Drain in batches until nothing more is due, the server fails, or the scheduler is stopping."""
     sent = retried = dead = 0
     while not stopping.is_set():
-        report = drain(engine, sender, now=services.utc_now(), from_address=from_address, limit=batch)
+        report = drain(uow, sender, now=utc_now(), from_address=from_address, limit=batch,
+                       max_attempts=(settings or Settings()).outbox_max_attempts)
         sent, retried, dead = sent + report.sent, retried + report.retried, dead + report.dead
         # Another drainer may have claimed part of the batch: go on while this pass made progress. Stop when
         # nothing is left to take, or when the server is failing (the backoff decides when to try again).
@@ -137,13 +140,13 @@ def outbox_job(engine: Engine, sender: Sender, from_address: str, stopping: thre
         log.info("outbox: %d sent, %d to retry, %d dead", sent, retried, dead)
 
 
-def digest_job(engine: Engine, now: datetime | None = None) -> int:
+def digest_job(uow: SqlUnitOfWork, now: datetime | None = None, settings: Settings | None = None) -> int:
     """Enqueue today's digests (Paris date); one per referent and day, whoever enqueues them first."""
-    now = now or services.utc_now()
+    now = now or utc_now()
     day = now.astimezone(PARIS).date()
     try:
-        written = enqueue_digests(engine, day, now)
-    except IntegrityError:
+        written = enqueue_digests(uow, day, now, mail_domain=(settings or Settings()).mail_domain)
+    except DuplicateKey:
         log.info("digest %s: another scheduler enqueued it meanwhile", day.isoformat())
         return 0
     if written:
@@ -158,8 +161,9 @@ def digest_due_at_start(now: datetime) -> bool:
 
 # ------------------------------------------------------------------------------------------- wiring
 def build_scheduler(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     *,
+    settings: Settings | None = None,
     smtp_url: str | None = None,
     from_address: str | None = None,
     sender: Sender | None = None,
@@ -172,39 +176,45 @@ def build_scheduler(
 ) -> BaseScheduler:
     """A BlockingScheduler (BackgroundScheduler with `blocking=False`) with the sweep, drain and digest jobs.
 
-    Delivery goes through `sender` when given (tests), else over SMTP per `smtp_url`. `stopping` is set by
+    `settings` gives the mail domain and the outbox's attempts (defaults otherwise). Delivery goes through
+    `sender` when given (tests), else over SMTP per `smtp_url`. `stopping` is set by
     `run` on SIGTERM/SIGINT so that a sweep or a drain in progress stops at its next chunk or batch. `now`
     (the start time) decides the first runs and whether today's digest is caught up at start.
     """
     if sweep_minutes <= 0 or outbox_seconds <= 0 or drain_batch <= 0:
         raise SchedulerSettingsError("--sweep-minutes, --outbox-seconds and the drain batch must be positive")
+    settings = settings or Settings()
     if sender is None:
-        settings = smtp_settings(smtp_url)
-        sender = smtp_sender(settings)
-        from_address = sender_address(settings, from_address)
+        smtp = smtp_settings(smtp_url)
+        sender = smtp_sender(smtp)
+        from_address = sender_address(smtp, settings.mail_domain, from_address)
     elif from_address is None:
-        from_address = f"{SENDER_LOCAL_PART}@{mail_domain()}"
+        from_address = f"{SENDER_LOCAL_PART}@{settings.mail_domain}"
     stopping = stopping or threading.Event()
-    now = now or services.utc_now()
+    now = now or utc_now()
 
-    single_writer = engine.dialect.name == "sqlite"
+    single_writer = uow.engine.dialect.name == "sqlite"
     executors = {"default": ThreadPoolExecutor(1)}
     if not single_writer:
         executors["outbox"] = ThreadPoolExecutor(1)
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(executors=executors, job_defaults=JOB_OPTIONS, timezone="UTC")
 
-    scheduler.add_job(sweep_job, IntervalTrigger(minutes=sweep_minutes), args=[engine, stopping], id="sweep",
+    scheduler.add_job(sweep_job, IntervalTrigger(minutes=sweep_minutes), args=[uow, stopping],
+                      kwargs={"settings": settings}, id="sweep",
                       name="sweep due deadlines", next_run_time=now, **JOB_OPTIONS)
     scheduler.add_job(outbox_job, IntervalTrigger(seconds=outbox_seconds),
-                      args=[engine, sender, from_address, stopping, drain_batch], id="outbox",
+                      args=[uow, sender, from_address, stopping, drain_batch], kwargs={"settings": settings},
+                      id="outbox",
                       name="drain the outbox", next_run_time=now + timedelta(milliseconds=1),
                       executor="default" if single_writer else "outbox", **JOB_OPTIONS)
     scheduler.add_job(digest_job, CronTrigger(hour=DIGEST_AT.hour, minute=DIGEST_AT.minute, timezone=PARIS),
-                      args=[engine], id="digest", name="referents' daily digest", **JOB_OPTIONS)
+                      args=[uow], kwargs={"settings": settings}, id="digest", name="referents' daily digest",
+                      **JOB_OPTIONS)
     if digest_due_at_start(now):
         # After the start-up sweep (same single worker, submitted later), so the deadlines are fresh.
-        scheduler.add_job(digest_job, DateTrigger(run_date=now + timedelta(milliseconds=2)), args=[engine],
+        scheduler.add_job(digest_job, DateTrigger(run_date=now + timedelta(milliseconds=2)), args=[uow],
+                          kwargs={"settings": settings},
                           id="digest-catch-up", name="today's digest, after a start past 07:00", **JOB_OPTIONS)
     return scheduler
 
@@ -219,8 +229,9 @@ def _shutdown(scheduler: BaseScheduler, timeout: float = 30) -> None:
 
 
 def run(
-    engine: Engine,
+    uow: SqlUnitOfWork,
     *,
+    settings: Settings,
     smtp_url: str | None,
     from_address: str | None = None,
     sweep_minutes: float = DEFAULT_SWEEP_MINUTES,
@@ -228,8 +239,8 @@ def run(
 ) -> None:
     """Run in the foreground until SIGTERM or SIGINT; return once the running jobs are done."""
     stopping = threading.Event()
-    scheduler = build_scheduler(engine, smtp_url=smtp_url, from_address=from_address, sweep_minutes=sweep_minutes,
-                                outbox_seconds=outbox_seconds, stopping=stopping)
+    scheduler = build_scheduler(uow, settings=settings, smtp_url=smtp_url, from_address=from_address,
+                                sweep_minutes=sweep_minutes, outbox_seconds=outbox_seconds, stopping=stopping)
     stopper: list[threading.Thread] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -248,7 +259,7 @@ def run(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("scheduler started on %s: sweep every %s min, outbox every %s s, digest at 07:00 Europe/Paris",
-             engine.url.render_as_string(hide_password=True), sweep_minutes, outbox_seconds)
+             uow.engine.url.render_as_string(hide_password=True), sweep_minutes, outbox_seconds)
     try:
         scheduler.start()
     finally:

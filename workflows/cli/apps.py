@@ -1,0 +1,20 @@
+"""The `cpts` command tree: the root and its command groups (each command module adds its commands)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="cpts-lifecycle: steer CPTS from first contact to contract end (ARS/CPAM binômes, "
+                       "legal staff).", no_args_is_help=True, add_completion=False)
+calendar_app = typer.Typer(help="Legal calendar: periods, roll-over, explanations (SPEC §6).", no_args_is_help=True)
+territory_app = typer.Typer(help="Territory: communes, population, size (SPEC §3).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+case_app = typer.Typer(help="CPTS cases: create, record events, show, list, verify.", no_args_is_help=True)
+user_app = typer.Typer(help="Users: ARS and CPAM agents, legal and national staff, administrators (SPEC §2).",
+                       no_args_is_help=True)
+outbox_app = typer.Typer(help="Notifications waiting to be sent, sent, or dead (SPEC §10).", no_args_is_help=True)
+scheduler_app = typer.Typer(help="The scheduler: sweep, outbox delivery, daily digest.", no_args_is_help=True)
+
+for group, name in ((calendar_app, "calendar"), (territory_app, "territory"), (db_app, "db"), (case_app, "case"),
+                    (user_app, "user"), (outbox_app, "outbox"), (scheduler_app, "scheduler")):
+    app.add_typer(group, name=name)

@@ -1,0 +1,51 @@
+"""What every `cpts` command module shares: the --json flag, JSON and CSV output, dates, the database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from lifecycle.events import parse_date
+from workflows.persistence.db import open_engine
+from workflows.persistence.unit_of_work import SqlUnitOfWork
+from workflows.settings import Settings, load_settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (for a spreadsheet).")]
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def csv_text(header: list[str], rows: list[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def fail(message: str) -> None:
+    """A usage error: one line on stderr, exit code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def day(value: str | None, what: str) -> date | None:
+    """An optional YYYY-MM-DD option (a malformed one is a one-line error naming the option)."""
+    return parse_date(value, what) if value else None
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def unit_of_work(config: Settings | None = None) -> SqlUnitOfWork:
+    """A unit of work on the configured database, which must have its schema."""
+    return SqlUnitOfWork(open_engine((config or settings()).database_url))

@@ -1,0 +1,74 @@
+"""`cpts case payments` and `cpts forecast`: the contract's échéancier and the portfolio's budget (SPEC §7)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from workflows.cli.apps import app, case_app
+from workflows.cli.common import CsvFlag, JsonFlag, csv_text, day, print_json, unit_of_work
+from workflows.read.finance import case_payments, forecast, total
+
+
+class GroupBy(StrEnum):
+    region = "region"
+    departement = "departement"
+    component = "component"
+
+
+@case_app.command("payments")
+def payments_command(
+    case_id: Annotated[str, typer.Argument(metavar="CASE")],
+    as_json: JsonFlag = False,
+    as_csv: CsvFlag = False,
+    today: Annotated[str | None, typer.Option("--today", help="Statuses as of this date.")] = None,
+) -> None:
+    """The contract's échéancier: every payment line with its due date, amount, status and arithmetic."""
+    lines = case_payments(unit_of_work(), case_id, today=day(today, "--today"))
+    if as_json:
+        print_json([line.as_dict() for line in lines])
+        return
+    if as_csv:
+        typer.echo(csv_text(["due", "component", "year", "amount", "status", "explanation"],
+                            [[line.due.isoformat(), line.component, line.year,
+                              "" if line.amount is None else str(line.amount), line.status, line.explanation]
+                             for line in lines]), nl=False)
+        return
+    if not lines:
+        typer.echo("no payment: the contract is not signed")
+        return
+    for line in lines:
+        amount = "—" if line.amount is None else f"{line.amount:>12,.2f}".replace(",", " ")
+        typer.echo(f"{line.due}  {line.component:<26} year {line.year}  {amount:>12} €  {line.status:<19} "
+                   f"{line.explanation}")
+
+
+@app.command("forecast")
+def forecast_command(
+    year: Annotated[int, typer.Option("--year", help="Calendar year to forecast, e.g. 2026.")],
+    by: Annotated[GroupBy, typer.Option("--by", help="Group by region, departement or component.")] = (
+        GroupBy.region),
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """What the funders will pay in a year across the portfolio (budget planning).
+
+    `committed` counts known amounts (refunds negative); variable lines still awaiting their year's
+    assessment are shown apart at full attainment, so `maximum` is the budget ceiling.
+    """
+    groups = forecast(unit_of_work(), year, by=by.value)
+    rows = [*groups, total(groups, year)]
+    if as_json:
+        print_json([g.as_dict() for g in rows])
+        return
+    header = ["group", "label", "committed", "awaiting_assessment_max", "maximum", "already_paid", "lines",
+              "cases"]
+    if as_csv:
+        typer.echo(csv_text(header, [list(g.as_dict().values()) for g in rows]), nl=False)
+        return
+    typer.echo(f"{'':<6}{'':<34}{'committed':>16}{'variable (max)':>16}{'maximum':>16}{'paid':>16}")
+    for g in rows:
+        typer.echo(f"{g.key:<6}{g.label[:33]:<34}{g.committed:>16,.2f}{g.awaiting_ceiling:>16,.2f}"
+                   f"{g.maximum:>16,.2f}{g.paid:>16,.2f}".replace(",", " "))

@@ -1,0 +1,27 @@
+"""Errors of the persistence layer a user can act on (each a DomainError: one line, exit 2 at the CLI)."""
+
+from __future__ import annotations
+
+from lifecycle.errors import DomainError
+
+
+class DatabaseNotReady(DomainError):
+    """The database has no schema, or an older one."""
+
+
+class UnknownCase(DomainError):
+    def __init__(self, case_id: object) -> None:
+        super().__init__(f"unknown case {case_id!r}: see `cpts case list` for the existing cases")
+
+
+class ConcurrentModification(DomainError):
+    """Someone else changed the case between our read and our write; retry or report."""
+
+
+class UnknownOutboxEntry(DomainError):
+    """No such outbox entry, or one that cannot be retried."""
+
+
+class DuplicateKey(Exception):  # noqa: N818 - named for what it is, like the constraint that raised it
+    """A unique key refused a row (another writer got there first). Not a user error by itself: the use case
+    that knows what the key means turns it into one."""

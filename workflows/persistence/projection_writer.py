@@ -1,0 +1,64 @@
+"""The projection writer: a case's projection (state, deadlines, payments, next wake-up) into its rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from lifecycle.projection import Projection
+from lifecycle.reminders import next_notice_day
+from lifecycle.ruleset import Ruleset
+from workflows.persistence.errors import ConcurrentModification
+from workflows.persistence.journal import canonical_json
+from workflows.persistence.tables import Case
+from workflows.persistence.unit_of_work import UnitOfWork
+
+
+def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date) -> date | None:
+    """The first local day on which the sweep has something to do for this case: a system event already
+    due, the day after a pending deadline's due date (it fires or becomes breached then), or a day on or
+    after `notices_from` when a reminder or breach notice is owed."""
+    days = [e.at for e in projection.due_system_events]
+    days += [d.due + timedelta(days=1) for d in projection.deadlines
+             if d.status == "pending" and d.due >= projection.today]
+    notice_day = next_notice_day(projection, rules, notices_from)
+    if notice_day is not None:
+        days.append(notice_day)
+    return min(days, default=None)
+
+
+def deadline_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
+    return [
+        {"case_id": case_id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
+         "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry, "recipients": json.dumps(list(d.recipients)),
+         "explanation": canonical_json({**d.explanation.as_dict(), "note": d.note, "text": d.explain()})}
+        for d in projection.deadlines
+    ]
+
+
+def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
+    lines = projection.payments.lines if projection.payments else ()
+    return [
+        {"case_id": case_id, "component": line.component, "mission": line.mission, "year": line.year,
+         "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "status": line.status,
+         "explanation": line.explanation}
+        for line in lines
+    ]
+
+
+def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,
+                     head: str, notices_from: date) -> None:
+    """Write the projections (case state, deadlines, payments) and the journal head under the optimistic
+    version check: ConcurrentModification if the case changed since it was read."""
+    version = case.version
+    written = uow.cases.update_if_version(case.id, version, {
+        "state": projection.state, "version": version + 1, "population": projection.population,
+        "size": rules.size_for(projection.population), "updated_at": now, "journal_head": head,
+        "wake_on": wake_on(projection, rules, notices_from=notices_from),
+    })
+    if not written:
+        raise ConcurrentModification(
+            f"case {case.id} was changed by someone else meanwhile (version {version}); reload and retry"
+        )
+    uow.projections.replace(case.id, deadline_rows(case.id, projection), payment_rows(case.id, projection))

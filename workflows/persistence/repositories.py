@@ -1,0 +1,287 @@
+"""Repositories: what the use cases ask of storage, as abstract interfaces and their SQL implementation.
+
+The use cases in `workflows.services` talk to these only (through a unit of work), never to a session, so the
+same use case runs on SQLite, on PostgreSQL and in memory (`workflows.persistence.memory`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from workflows.persistence.errors import UnknownCase
+from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow, PaymentRow, User
+
+
+def case_key(case_id: int | str) -> int:
+    """A case number as typed by a user; anything but a whole number is an unknown case."""
+    try:
+        return int(case_id)
+    except (TypeError, ValueError):
+        raise UnknownCase(case_id) from None
+
+
+# ------------------------------------------------------------------------------------------- interfaces
+class CaseRepository(ABC):
+    @abstractmethod
+    def find(self, case_id: int) -> Case | None: ...
+
+    def get(self, case_id: int | str) -> Case:
+        """The case, or UnknownCase."""
+        case = self.find(case_key(case_id))
+        if case is None:
+            raise UnknownCase(case_id)
+        return case
+
+    @abstractmethod
+    def lock_for_sweep(self, case_id: int) -> Case | None:
+        """The case, locked for this unit of work; None when another sweeper holds it."""
+
+    @abstractmethod
+    def add(self, case: Case) -> Case: ...
+
+    @abstractmethod
+    def due_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
+        """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id."""
+
+    @abstractmethod
+    def claiming(self, states: Sequence[str], *, besides: int) -> list[Case]:
+        """Cases in one of `states`, other than `besides` (the territory-claiming ones, for overlaps)."""
+
+    @abstractmethod
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
+        """Write `values` if the case is still at `version`; False if someone else changed it meanwhile."""
+
+    @abstractmethod
+    def update(self, case_id: int, values: dict[str, Any]) -> None:
+        """Write columns that are not lifecycle facts (referents, contact): the version does not move."""
+
+    @abstractmethod
+    def followed_by(self, user: User) -> list[Case]:
+        """The cases an ARS or CPAM agent is referent of."""
+
+
+class JournalRepository(ABC):
+    @abstractmethod
+    def rows(self, case_id: int) -> list[JournalRow]:
+        """The case's journal, in sequence order."""
+
+    @abstractmethod
+    def append(self, row: JournalRow) -> None: ...
+
+
+class ProjectionRepository(ABC):
+    @abstractmethod
+    def deadline_statuses(self, case_id: int) -> dict[str, str]:
+        """ident → status of the case's stored deadlines (as of the last refresh)."""
+
+    @abstractmethod
+    def replace(self, case_id: int, deadlines: list[dict[str, Any]], payments: list[dict[str, Any]]) -> None:
+        """Replace the case's deadline and payment rows."""
+
+    @abstractmethod
+    def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
+        """Breached deadlines and pending ones due in [day, until] of these cases, by due date."""
+
+
+class UserRepository(ABC):
+    @abstractmethod
+    def find(self, email: str) -> User | None:
+        """The user with this e-mail address, whatever its case."""
+
+    @abstractmethod
+    def get(self, user_id: int) -> User | None: ...
+
+    @abstractmethod
+    def add(self, user: User) -> User: ...
+
+    @abstractmethod
+    def with_roles(self, roles: Sequence[str]) -> list[User]:
+        """Users having one of `roles`, by id."""
+
+
+class OutboxRepository(ABC):
+    @abstractmethod
+    def has(self, unique_key: str) -> bool: ...
+
+    @abstractmethod
+    def add(self, row: OutboxRow) -> None: ...
+
+    @abstractmethod
+    def get(self, row_id: int) -> OutboxRow | None: ...
+
+    @abstractmethod
+    def claimable_ids(self, now: datetime, claim_timeout: timedelta, limit: int) -> list[int]:
+        """Due pending rows and `sending` rows whose claim expired, oldest first."""
+
+    @abstractmethod
+    def claim(self, row_id: int, now: datetime, claim_timeout: timedelta) -> OutboxRow | None:
+        """Mark the row `sending` if it is still claimable (one statement); None if another drainer won it."""
+
+    @abstractmethod
+    def update(self, row_id: int, values: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def unaddressed_ids(self, case_id: int) -> list[int]: ...
+
+
+# ------------------------------------------------------------------------------------------- SQL
+def _forget(session: Session, model: type, row_id: int) -> None:
+    """A Core UPDATE bypasses the identity map: a row already loaded is re-read on its next access."""
+    loaded = session.identity_map.get(session.identity_key(model, row_id))
+    if loaded is not None:
+        session.expire(loaded)
+
+
+class SqlCaseRepository(CaseRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, case_id: int) -> Case | None:
+        return self.session.get(Case, case_id)
+
+    def lock_for_sweep(self, case_id: int) -> Case | None:
+        query = select(Case).where(Case.id == case_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self.session.exec(query).first()
+
+    def add(self, case: Case) -> Case:
+        self.session.add(case)
+        self.session.flush()
+        self.session.refresh(case)
+        return case
+
+    def due_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
+        query = select(Case.id).where(col(Case.wake_on) <= horizon).order_by(Case.id)
+        if case_ids is not None:
+            query = query.where(col(Case.id).in_(list(case_ids)))
+        return list(self.session.exec(query))
+
+    def claiming(self, states: Sequence[str], *, besides: int) -> list[Case]:
+        return list(self.session.exec(select(Case).where(Case.id != besides, col(Case.state).in_(list(states)))))
+
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
+        result = self.session.execute(
+            update(Case).where(col(Case.id) == case_id, col(Case.version) == version).values(**values))
+        if result.rowcount != 1:
+            return False
+        self._forget(case_id)
+        return True
+
+    def update(self, case_id: int, values: dict[str, Any]) -> None:
+        self.session.execute(update(Case).where(col(Case.id) == case_id).values(**values))
+        self._forget(case_id)
+
+    def _forget(self, case_id: int) -> None:
+        _forget(self.session, Case, case_id)
+
+    def followed_by(self, user: User) -> list[Case]:
+        column = Case.ars_referent_id if user.role == "ars" else Case.cpam_referent_id
+        return list(self.session.exec(select(Case).where(column == user.id)))
+
+
+class SqlJournalRepository(JournalRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def rows(self, case_id: int) -> list[JournalRow]:
+        return list(self.session.exec(select(JournalRow).where(JournalRow.case_id == case_id)
+                                      .order_by(JournalRow.seq)))
+
+    def append(self, row: JournalRow) -> None:
+        self.session.add(row)
+
+
+class SqlProjectionRepository(ProjectionRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def deadline_statuses(self, case_id: int) -> dict[str, str]:
+        query = select(DeadlineRow.ident, DeadlineRow.status).where(DeadlineRow.case_id == case_id)
+        return {ident: status for ident, status in self.session.exec(query)}
+
+    def replace(self, case_id: int, deadlines: list[dict[str, Any]], payments: list[dict[str, Any]]) -> None:
+        # Replaced wholesale with Core statements (executemany): the ORM's unit of work costs more than the
+        # replay itself on the sweep's hot path.
+        connection = self.session.connection()
+        for table, rows in ((DeadlineRow.__table__, deadlines), (PaymentRow.__table__, payments)):
+            connection.execute(table.delete().where(table.c.case_id == case_id))
+            if rows:
+                connection.execute(table.insert(), rows)
+
+    def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
+        return list(self.session.exec(
+            select(DeadlineRow)
+            .where(col(DeadlineRow.case_id).in_(list(case_ids)))
+            .where(or_(DeadlineRow.status == "breached",
+                       (DeadlineRow.status == "pending") & (col(DeadlineRow.due) >= day)
+                       & (col(DeadlineRow.due) <= until)))
+            .order_by(DeadlineRow.due)
+        ))
+
+
+class SqlUserRepository(UserRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, email: str) -> User | None:
+        return self.session.exec(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+
+    def get(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def add(self, user: User) -> User:
+        self.session.add(user)
+        self.session.flush()
+        self.session.refresh(user)
+        return user
+
+    def with_roles(self, roles: Sequence[str]) -> list[User]:
+        return list(self.session.exec(select(User).where(col(User.role).in_(list(roles))).order_by(User.id)))
+
+
+class SqlOutboxRepository(OutboxRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def has(self, unique_key: str) -> bool:
+        return self.session.exec(select(OutboxRow.id).where(OutboxRow.unique_key == unique_key)).first() is not None
+
+    def add(self, row: OutboxRow) -> None:
+        self.session.add(row)
+
+    def get(self, row_id: int) -> OutboxRow | None:
+        return self.session.get(OutboxRow, row_id)
+
+    @staticmethod
+    def _claimable(now: datetime, claim_timeout: timedelta):  # type: ignore[no-untyped-def]
+        return or_(
+            (OutboxRow.status == "pending") & (col(OutboxRow.next_attempt_at) <= now),
+            (OutboxRow.status == "sending") & (col(OutboxRow.claimed_at) <= now - claim_timeout),
+        )
+
+    def claimable_ids(self, now: datetime, claim_timeout: timedelta, limit: int) -> list[int]:
+        query = select(OutboxRow.id).where(self._claimable(now, claim_timeout)).order_by(OutboxRow.id).limit(limit)
+        return list(self.session.exec(query))
+
+    def claim(self, row_id: int, now: datetime, claim_timeout: timedelta) -> OutboxRow | None:
+        won = self.session.execute(
+            update(OutboxRow).where(col(OutboxRow.id) == row_id).where(self._claimable(now, claim_timeout))
+            .values(status="sending", claimed_at=now).returning(OutboxRow.id)
+        ).scalar_one_or_none()
+        return None if won is None else self.session.get(OutboxRow, won)
+
+    def update(self, row_id: int, values: dict[str, Any]) -> None:
+        self.session.execute(update(OutboxRow).where(col(OutboxRow.id) == row_id).values(**values))
+        _forget(self.session, OutboxRow, row_id)
+
+    def unaddressed_ids(self, case_id: int) -> list[int]:
+        return list(self.session.exec(select(OutboxRow.id).where(OutboxRow.case_id == case_id,
+                                                                 OutboxRow.status == "unaddressed")
+                                      .order_by(OutboxRow.id)))

@@ -1,0 +1,137 @@
+"""SQLModel tables: the case, its append-only journal, and the projections refreshed from it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Case(SQLModel, table=True):
+    """One CPTS followed by a binôme. `state` and `version` are refreshed by every apply."""
+
+    __tablename__ = "cases"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    seat_departement: str = Field(index=True)
+    region: str = Field(index=True)
+    communes: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON list
+    declared_population: int | None = None
+    population: int
+    size: int
+    ruleset_id: str
+    state: str = Field(index=True)
+    version: int = 0
+    wake_on: date | None = Field(default=None, index=True)  # first local day the sweep has work here
+    journal_head: str = Field(default="0" * 64)  # hash of the last journal row: detects a truncated journal
+    ars_referent_id: int | None = Field(default=None, foreign_key="users.id")
+    cpam_referent_id: int | None = Field(default=None, foreign_key="users.id")
+    cpts_contact_name: str | None = None
+    cpts_contact_email: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JournalRow(SQLModel, table=True):
+    """An event as recorded: never updated, never deleted; each row carries the previous row's hash."""
+
+    __tablename__ = "journal"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_journal_case_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    seq: int
+    type: str
+    at: date
+    recorded_at: datetime
+    actor: str
+    data: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON
+    evidence: str | None = None
+    prev_hash: str
+    hash: str
+
+
+class DeadlineRow(SQLModel, table=True):
+    """A deadline as of the last refresh; the sweep reads pending rows by due date."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        UniqueConstraint("case_id", "ident", name="uq_deadline_case_ident"),
+        Index("ix_deadlines_status_due", "status", "due"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    ident: str
+    key: str
+    label: str
+    due: date
+    status: str
+    kind: str
+    met_on: date | None = None
+    at_expiry: str
+    recipients: str = Field(default="[]")  # JSON list of roles besides the binôme
+    explanation: str = Field(sa_column=Column(Text, nullable=False))  # JSON of DateExplanation + note
+
+
+class PaymentRow(SQLModel, table=True):
+    """A line of the contract's échéancier as of the last refresh (SPEC §7); `forecast` sums these."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_due", "due"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    component: str
+    mission: str | None = None
+    year: int
+    due: date
+    amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    ceiling: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    status: str
+    explanation: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class User(SQLModel, table=True):
+    """An ARS or CPAM agent, legal staff, national staff or administrator, with the territory they act for."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(unique=True, index=True)
+    role: str
+    scope: str = Field(default="[]")  # JSON list: région codes (ars), département codes (cpam, legal)
+    created_at: datetime
+
+
+class OutboxRow(SQLModel, table=True):
+    """A notification written in the same transaction as the sweep that caused it; drained over SMTP."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unique_key: str = Field(unique=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    kind: str  # reminder | breach | digest
+    deadline_key: str | None = None
+    due: date | None = None
+    offset_days: int | None = None
+    send_on: date
+    roles: str = Field(default="[]")  # JSON list of roles addressed (binôme, cpts, legal)
+    recipients: str = Field(default="[]")  # JSON list of {name, email, role}
+    subject: str
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str
+    status: str = "pending"  # pending | sending | sent | dead | unaddressed
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None

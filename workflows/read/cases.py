@@ -1,0 +1,256 @@
+"""Read models of cases: what a page or a command shows, as typed data (rendering is the caller's).
+
+Each function takes a `SqlUnitOfWork` and reads inside one transaction. `case_view` replays the case's
+journal (the projection is the truth for explanations and payments); lists read the projection tables.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from lifecycle import territory
+from lifecycle.deadlines import STATUSES, Deadline
+from lifecycle.errors import EventRejected
+from lifecycle.indicators import YearIndicators, indicator_tracking
+from lifecycle.machine import TERRITORY_CLAIMING
+from lifecycle.payments import PaymentLine
+from lifecycle.projection import HistoryItem, SystemEvent
+from lifecycle.rates import rate_4dp
+from workflows.persistence.journal import chain_problems
+from workflows.persistence.tables import Case, DeadlineRow, OutboxRow
+from workflows.persistence.unit_of_work import SqlUnitOfWork
+from workflows.services.cases import find_overlaps, project_case, ruleset_for
+from workflows.services.clock import local_today, utc_now
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One line of the portfolio.
+
+    Attributes:
+        id, name, seat_departement, region: the case and its seat.
+        population, size: as refreshed by the last event (an avenant may change them).
+        state: the lifecycle state as of the last refresh.
+        ruleset: the ruleset id the case is governed by.
+        communes: INSEE codes of its territory.
+        version: grows with every event (optimistic concurrency).
+    """
+
+    id: int
+    name: str
+    seat_departement: str
+    region: str
+    population: int
+    size: int
+    state: str
+    ruleset: str
+    communes: tuple[str, ...]
+    version: int
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSummary:
+        return cls(case.id, case.name, case.seat_departement, case.region, case.population, case.size, case.state,
+                   case.ruleset_id, tuple(json.loads(case.communes)), case.version)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "seat_departement": self.seat_departement, "region": self.region,
+            "population": self.population, "size": self.size, "state": self.state, "ruleset": self.ruleset,
+            "communes": list(self.communes), "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """A journal row as shown, with what the replay made of it (voided by, superseded)."""
+
+    seq: int
+    type: str
+    at: date
+    actor: str
+    recorded_at: datetime
+    data: dict[str, Any]
+    evidence: str | None
+    voided_by: int | None
+    superseded: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "actor": self.actor,
+                "recorded_at": self.recorded_at.isoformat(), "data": self.data, "evidence": self.evidence,
+                "voided_by": self.voided_by, "superseded": self.superseded}
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """Everything known of a case as of `today` (the page of a case, `cpts case show`).
+
+    Attributes:
+        summary: the stored case (its `state` is the one of the last refresh; `state` below is as of today).
+        today: the local date the projection was computed for.
+        state: the lifecycle state as of `today`.
+        cpl: the name of the seat's CPL (or commission paritaire territoriale overseas).
+        contract_signed_on, contract_missions: the contract, once signed.
+        deadlines: every deadline with the explanation of its date.
+        history: transitions in business-date order (system events due but not yet swept have seq None).
+        due_system_events: timers due that the sweep has not written yet.
+        legal_flags: breached missions (grounds for a termination).
+        overlaps: other CPTS claiming some of this territory (only while this one claims it too).
+        journal: the journal as recorded.
+        payments: the échéancier, None before signature.
+        indicators: per completed contract year, attainment and missing national indicators (SPEC §9).
+    """
+
+    summary: CaseSummary
+    today: date
+    state: str
+    cpl: str
+    contract_signed_on: date | None
+    contract_missions: tuple[str, ...]
+    deadlines: tuple[Deadline, ...]
+    history: tuple[HistoryItem, ...]
+    due_system_events: tuple[SystemEvent, ...]
+    legal_flags: tuple[str, ...]
+    overlaps: tuple[str, ...]
+    journal: tuple[JournalLine, ...]
+    payments: tuple[PaymentLine, ...] | None
+    indicators: tuple[YearIndicators, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        view = self.summary.as_dict()
+        view.update({
+            "today": self.today.isoformat(),
+            "state": self.state,
+            "cpl": self.cpl,
+            "contract_signed_on": self.contract_signed_on.isoformat() if self.contract_signed_on else None,
+            "contract_missions": list(self.contract_missions),
+            "deadlines": [d.as_dict() for d in self.deadlines],
+            "history": [h.as_dict() for h in self.history],
+            "due_system_events": [{"type": e.type, "at": e.at.isoformat(), "deadline": e.deadline}
+                                  for e in self.due_system_events],
+            "legal_flags": list(self.legal_flags),
+            "overlaps": list(self.overlaps),
+            "journal": [j.as_dict() for j in self.journal],
+        })
+        if self.payments is not None:
+            view["payments"] = [line.as_dict() for line in self.payments]
+        view["indicators"] = [
+            {"year": y.year, "attainment": {m: rate_4dp(r) for m, r in y.attainment.items()},
+             "national_indicators_missing": list(y.national_indicators_missing)}
+            for y in self.indicators
+        ]
+        return view
+
+
+def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = None) -> CaseView:
+    """Everything `cpts case show` prints: state, deadlines with explanations, history, journal."""
+    with uow:
+        case = uow.cases.get(case_id)
+        today = today or local_today(case, utc_now())
+        rows = uow.journal.rows(case.id)
+        projection = project_case(case, rows, today)
+        overlaps = find_overlaps(uow, case) if projection.state in TERRITORY_CLAIMING else []
+        return CaseView(
+            summary=CaseSummary.of(case),
+            today=today,
+            state=projection.state,
+            cpl=territory.cpl_name(case.seat_departement),
+            contract_signed_on=projection.contract_signed_on,
+            contract_missions=tuple(projection.contract_missions),
+            deadlines=projection.deadlines,
+            history=projection.history,
+            due_system_events=projection.due_system_events,
+            legal_flags=projection.legal_flags,
+            overlaps=tuple(overlaps),
+            journal=tuple(
+                JournalLine(r.seq, r.type, r.at, r.actor, r.recorded_at, json.loads(r.data), r.evidence,
+                            projection.voided.get(r.seq), r.seq in projection.superseded)
+                for r in rows
+            ),
+            payments=projection.payments.lines if projection.payments is not None else None,
+            indicators=indicator_tracking(projection, ruleset_for(case)),
+        )
+
+
+def list_cases(uow: SqlUnitOfWork, *, state: str | None = None,
+               departement: str | None = None) -> list[CaseSummary]:
+    """The portfolio, by case number, optionally of one state or one seat département."""
+    query = select(Case).order_by(Case.id)
+    if state:
+        query = query.where(Case.state == state)
+    if departement:
+        query = query.where(Case.seat_departement == territory.departement(departement).code)
+    with uow:
+        return [CaseSummary.of(c) for c in uow.session.exec(query)]
+
+
+@dataclass(frozen=True)
+class DeadlineListing:
+    """A deadline across the portfolio, as stored by the last refresh (with its explanation's text)."""
+
+    case: int
+    case_name: str
+    departement: str
+    key: str
+    label: str
+    due: date
+    status: str
+    kind: str
+    met_on: date | None
+    explanation: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": self.case, "case_name": self.case_name, "departement": self.departement, "key": self.key,
+                "label": self.label, "due": self.due.isoformat(), "status": self.status, "kind": self.kind,
+                "met_on": self.met_on.isoformat() if self.met_on else None, "explanation": self.explanation}
+
+
+def list_deadlines(uow: SqlUnitOfWork, *, due_before: date | None = None,
+                   status: str | None = None) -> list[DeadlineListing]:
+    """Deadlines across the portfolio, by due date, case and key."""
+    if status is not None and status not in STATUSES:
+        raise EventRejected(f"unknown status {status!r}: expected one of {', '.join(STATUSES)}")
+    query = select(DeadlineRow, Case).join(Case, col(Case.id) == DeadlineRow.case_id)
+    if due_before:
+        query = query.where(DeadlineRow.due < due_before)
+    if status:
+        query = query.where(DeadlineRow.status == status)
+    query = query.order_by(DeadlineRow.due, DeadlineRow.case_id, DeadlineRow.key)
+    with uow:
+        return [
+            DeadlineListing(case.id, case.name, case.seat_departement, d.key, d.label, d.due, d.status, d.kind,
+                            d.met_on, json.loads(d.explanation)["text"])
+            for d, case in uow.session.exec(query)
+        ]
+
+
+def verify_journal(uow: SqlUnitOfWork, case_id: int | str) -> list[str]:
+    """Recompute the hash chain; return one line per broken row (empty when intact)."""
+    with uow:
+        case = uow.cases.get(case_id)
+        return chain_problems(uow.journal.rows(case.id), case.journal_head)
+
+
+@dataclass(frozen=True)
+class SimulatedNotification:
+    """A notification enqueued for a case, in the SPEC §11 shape."""
+
+    deadline: str | None
+    kind: str
+    on: date
+    roles: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"deadline": self.deadline, "kind": self.kind, "on": self.on.isoformat(), "roles": list(self.roles)}
+
+
+def case_notifications(uow: SqlUnitOfWork, case_id: int) -> list[SimulatedNotification]:
+    """Notifications enqueued for a case, by day sent and order written."""
+    query = select(OutboxRow).where(OutboxRow.case_id == case_id).order_by(OutboxRow.send_on, OutboxRow.id)
+    with uow:
+        return [SimulatedNotification(r.deadline_key, r.kind, r.send_on, tuple(json.loads(r.roles)))
+                for r in uow.session.exec(query)]

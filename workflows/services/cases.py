@@ -1,0 +1,208 @@
+"""Use cases of a case's lifecycle: create it, `apply` an event, `void` one. One call = one unit of work.
+
+`apply` validates the event, replays the case's journal with it (lifecycle.projection), appends one
+hash-chained journal row, and refreshes the projections (case state, deadlines, payments) under an optimistic
+version check. Any failure leaves the journal and projections as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from lifecycle import territory
+from lifecycle.errors import EventRejected, TransitionRejected
+from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data
+from lifecycle.machine import TERRITORY_CLAIMING
+from lifecycle.projection import NewEventCheck, Projection, project
+from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+from workflows.persistence.errors import ConcurrentModification, DuplicateKey
+from workflows.persistence.journal import chained_row, to_entry
+from workflows.persistence.projection_writer import write_projection
+from workflows.persistence.tables import Case, JournalRow
+from workflows.persistence.unit_of_work import UnitOfWork
+from workflows.services.clock import local_today, utc_now
+
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as a user (or the scheduler) submits it."""
+
+    type: str
+    at: date
+    data: dict[str, Any] = field(default_factory=dict)
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """`state_before`/`state_after`: the case as of today, before and after; `event_from`/`event_to`: the
+    transition of the event itself at its business date (they differ when timers fired since, or when the
+    event was backdated)."""
+
+    case_id: int
+    seq: int
+    state_before: str
+    state_after: str
+    projection: Projection
+    event_from: str = ""
+    event_to: str = ""
+
+
+def ruleset_for(case: Case) -> Ruleset:
+    return load_ruleset(ruleset_id=case.ruleset_id)
+
+
+def project_case(case: Case, rows: Sequence[JournalRow], today: date, *, with_payments: bool = True) -> Projection:
+    """The case's projection as of `today`, from its journal rows."""
+    return project([to_entry(r) for r in rows], ruleset_for(case), today, departement=case.seat_departement,
+                   population=case.population, with_payments=with_payments)
+
+
+def find_overlaps(uow: UnitOfWork, case: Case) -> list[str]:
+    """Other CPTS with a validated or submitted health project sharing communes with this case (I §6.1)."""
+    mine = set(json.loads(case.communes))
+    if not mine:
+        return []
+    found = []
+    for other in uow.cases.claiming(TERRITORY_CLAIMING, besides=case.id):
+        common = territory.overlap(mine, json.loads(other.communes))
+        if common:
+            shown = ", ".join(common[:10]) + (" …" if len(common) > 10 else "")
+            found.append(f"communes {shown} are also claimed by case {other.id} {other.name!r} ({other.state})")
+    return found
+
+
+# ----------------------------------------------------------------------------------------------- create
+def create_case(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    departement: str,
+    communes: Iterable[str] = (),
+    population: int | None = None,
+    ruleset_id: str = DEFAULT_RULESET,
+    now: datetime | None = None,
+) -> Case:
+    """Register a CPTS project: its seat, territory (communes and/or declared population) and ruleset."""
+    name = name.strip()
+    if not name:
+        raise EventRejected("a case needs a name, e.g. --name \"CPTS du Pays Messin\"")
+    dept = territory.departement(departement).code
+    codes = [c.code for c in territory.communes(communes)] if communes else []
+    if not codes and population is None:
+        raise EventRejected("a case needs a territory: --communes INSEE… or --population N")
+    rules = load_ruleset(ruleset_id=ruleset_id)
+    summary = territory.summarise(codes, declared_population=population, ruleset=rules)
+    now = now or utc_now()
+    case = Case(
+        name=name, seat_departement=dept, region=territory.region_of(dept).code, communes=json.dumps(codes),
+        declared_population=population, population=summary.population, size=summary.size,
+        ruleset_id=rules.id, state="new", version=0, created_at=now, updated_at=now,
+    )
+    with uow:
+        case = uow.cases.add(case)
+        uow.commit()
+    return case
+
+
+# ----------------------------------------------------------------------------------------------- apply
+def apply(
+    uow: UnitOfWork,
+    case_id: int | str,
+    event: NewEvent,
+    actor: str,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> ApplyResult:
+    """Record `event` on the case in one unit of work, or raise a DomainError and write nothing."""
+    now = now or utc_now()
+    if not actor.strip():
+        raise EventRejected("an event needs an actor (who records it)")
+    try:
+        with uow:
+            result = _apply(uow, case_id, event, actor, today=today, now=now)
+            uow.commit()
+            return result
+    except DuplicateKey:
+        # Another writer appended the same sequence number first (the version check is the usual guard).
+        raise ConcurrentModification(f"case {case_id} was changed by someone else meanwhile; reload and retry") \
+            from None
+
+
+def void(uow: UnitOfWork, case_id: int | str, seq: int, actor: str, *, at: date, reason: str | None = None,
+         today: date | None = None, now: datetime | None = None) -> ApplyResult:
+    """Void journal entry `seq` (a wrong or mistaken record): the case is rebuilt without it."""
+    data: dict[str, Any] = {"seq": seq, **({"reason": reason} if reason else {})}
+    return apply(uow, case_id, NewEvent("event_voided", at, data), actor, today=today, now=now)
+
+
+def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
+           now: datetime) -> ApplyResult:
+    case = uow.cases.get(case_id)
+    today = today or local_today(case, now)
+    allow_system = actor == SYSTEM_ACTOR
+    data = validate_data(event.type, event.data, allow_system=allow_system)
+    at = parse_date(event.at, "event date")
+    if at > today:
+        raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
+                            f"{today.isoformat()} at the seat): record events on or after the day they happen")
+    rows = uow.journal.rows(case.id)
+    entries = [to_entry(r) for r in rows]
+    row = chained_row(case.id, rows[-1] if rows else None, type=event.type, at=at, recorded_at=now, actor=actor,
+                      data=data, evidence=event.evidence)
+    if event.type == "event_voided":
+        _check_void(entries, data["seq"])
+    new_entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
+                             recorded_at=now)
+    rules = ruleset_for(case)
+    check = NewEventCheck(row.seq, find_overlaps(uow, case)) if event.type == "health_project_validated" else None
+    # Only the state and the rejections of the journal as it stands are compared: no échéancier needed.
+    before = project(entries, rules, today, departement=case.seat_departement, population=case.population,
+                     with_payments=False)
+    after = project([*entries, new_entry], rules, today, departement=case.seat_departement,
+                    population=case.population, check=check)
+    _check_replay(before, after, new_entry)
+    # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
+    write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today)
+    uow.journal.append(row)
+    own = next(h for h in after.history if h.seq == row.seq) if event.type != "event_voided" else None
+    return ApplyResult(case.id, row.seq, before.state, after.state, after,
+                       own.source if own else before.state, own.dest if own else after.state)
+
+
+def _check_void(entries: Sequence[JournalEntry], target: int) -> None:
+    by_seq = {e.seq: e for e in entries}
+    voided = {e.data["seq"] for e in entries if e.type == "event_voided"}
+    entry = by_seq.get(target)
+    if entry is None:
+        raise EventRejected(f"event_voided: there is no journal entry #{target} in this case")
+    if target in voided:
+        raise EventRejected(f"event_voided: entry #{target} is already voided")
+    if entry.type == "event_voided":
+        raise EventRejected("event_voided: a voiding cannot itself be voided; record the event again instead")
+    if entry.type in SYSTEM_EVENTS:
+        raise EventRejected(f"event_voided: #{target} {entry.type} was fired by a timer; void the event that "
+                            "caused it, and the engine derives the timers again")
+
+
+def _check_replay(before: Projection, after: Projection, new_entry: JournalEntry) -> None:
+    """The new event must be accepted, and must not make an already recorded event invalid."""
+    for rejection in after.rejected:
+        if rejection.seq == new_entry.seq:
+            raise TransitionRejected(f"{rejection.error} (event dated {new_entry.at.isoformat()})")
+    previously_rejected = {r.seq for r in before.rejected}
+    broken = [r for r in after.rejected if r.seq not in previously_rejected and r.seq is not None]
+    if broken:
+        first = broken[0]
+        what = "voiding" if new_entry.type == "event_voided" else f"recording {new_entry.type} on {new_entry.at}"
+        raise TransitionRejected(
+            f"{what} would invalidate #{first.seq} {first.type} of {first.at.isoformat()} ({first.error}); "
+            "void that entry first or correct the date"
+        )

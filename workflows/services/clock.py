@@ -1,0 +1,22 @@
+"""Wall-clock and local dates: the only place the application reads the time (the core takes `today`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from lifecycle import territory
+from workflows.persistence.tables import Case
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def local_today(case: Case, now: datetime) -> date:
+    """Today at the CPTS's seat (SPEC §6: deadlines are evaluated in local time)."""
+    return now.astimezone(territory.time_zone(case.seat_departement)).date()
+
+
+def latest_local_date(now: datetime) -> date:
+    """The latest calendar date any seat is living at `now` (Réunion and Mayotte are ahead of Paris)."""
+    return max(now.astimezone(zone).date() for zone in territory.seat_time_zones())
