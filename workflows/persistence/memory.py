@@ -7,6 +7,7 @@ copy of the committed state; `commit()` publishes it, leaving the block without 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -59,8 +60,10 @@ class MemoryCaseRepository(CaseRepository):
         return sorted(i for i, c in self.state.cases.items()
                       if c.wake_on is not None and c.wake_on <= horizon and (wanted is None or i in wanted))
 
-    def claiming(self, states: Sequence[str], *, besides: int) -> list[Case]:
-        return [c for i, c in sorted(self.state.cases.items()) if i != besides and c.state in states]
+    def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
+        wanted = set(communes)
+        return [c for i, c in sorted(self.state.cases.items())
+                if i != besides and c.state in states and wanted & set(json.loads(c.communes))]
 
     def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         case, latest = self.state.cases.get(case_id), self.committed().cases.get(case_id)

@@ -6,6 +6,7 @@ same use case runs on SQLite, on PostgreSQL and in memory (`workflows.persistenc
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -50,8 +51,8 @@ class CaseRepository(ABC):
         """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id."""
 
     @abstractmethod
-    def claiming(self, states: Sequence[str], *, besides: int) -> list[Case]:
-        """Cases in one of `states`, other than `besides` (the territory-claiming ones, for overlaps)."""
+    def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
+        """Cases in one of `states`, other than `besides`, whose territory has one of `communes`, by id."""
 
     @abstractmethod
     def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
@@ -163,8 +164,11 @@ class SqlCaseRepository(CaseRepository):
             query = query.where(col(Case.id).in_(list(case_ids)))
         return list(self.session.exec(query))
 
-    def claiming(self, states: Sequence[str], *, besides: int) -> list[Case]:
-        return list(self.session.exec(select(Case).where(Case.id != besides, col(Case.state).in_(list(states)))))
+    def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
+        wanted = set(communes)
+        candidates = self.session.exec(select(Case).where(Case.id != besides, col(Case.state).in_(list(states)))
+                                       .order_by(Case.id))
+        return [c for c in candidates if wanted & set(json.loads(c.communes))]
 
     def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         result = self.session.execute(

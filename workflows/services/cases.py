@@ -70,7 +70,7 @@ def find_overlaps(uow: UnitOfWork, case: Case) -> list[str]:
     if not mine:
         return []
     found = []
-    for other in uow.cases.claiming(TERRITORY_CLAIMING, besides=case.id):
+    for other in uow.cases.sharing_communes(sorted(mine), TERRITORY_CLAIMING, besides=case.id):
         common = territory.overlap(mine, json.loads(other.communes))
         if common:
             shown = ", ".join(common[:10]) + (" …" if len(common) > 10 else "")
