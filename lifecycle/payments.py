@@ -7,12 +7,13 @@ caller, never the clock. Amounts stay exact `Fraction`s until each line is round
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from lifecycle.calendar import LegalCalendar, Period, add_months, contract_anniversary
 from lifecycle.events import MISSIONS, PAYMENT_COMPONENTS, JournalEntry
@@ -97,18 +98,84 @@ def payment_schedule(
     population: int,
     termination_effective: date | None = None,
     calendar: LegalCalendar | None = None,
+    recorded: Counter[tuple[str, int]] | None = None,
 ) -> PaymentSchedule:
     """Project every payment of a case's contract from its journal (replay order, voided entries removed).
 
     With the seat's `calendar`, the refund falls due on the `refund` deadline's date (rolled over non-working
-    days like that procedural deadline); without it, on the raw date.
+    days like that procedural deadline); without it, on the raw date. `recorded` is the count of `entries`'
+    recorded payments by (component, year) when the caller keeps it (a replay does), else counted here.
     """
     signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
     if signed_at is None:
         return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
-    projection = _Projection(entries[signed_at:], ruleset, population, termination_effective)
-    projection.calendar = calendar
-    return projection.schedule(today)
+    contract = entries[signed_at:]
+    # The lines and their arithmetic depend only on the contract's terms (signature, starts, avenants,
+    # attainments, termination); recorded payments and `today` only set statuses. Memoised on those inputs.
+    key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None,
+           tuple((e.type, e.at, _frozen(e.data)) for e in contract if e.type in _TERMS_EVENTS))
+    drafted = _DRAFTED.get(key)
+    if drafted is None or drafted.ruleset is not ruleset:
+        projection = _Projection(contract, ruleset, population, termination_effective)
+        projection.calendar = calendar
+        drafted = projection.drafted()
+        _DRAFTED[key] = drafted
+        while len(_DRAFTED) > _DRAFTED_CAPACITY:
+            _DRAFTED.popitem(last=False)
+    else:
+        _DRAFTED.move_to_end(key)
+    return drafted.schedule(recorded if recorded is not None else _recorded_payments(contract), today)
+
+
+# Journal events that change the contract's lines (payment_recorded and refund_received only change statuses).
+_TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed", "indicators_reported",
+                           "termination_effective"})
+_DRAFTED_CAPACITY = 512
+_DRAFTED: OrderedDict[tuple[Any, ...], _Drafted] = OrderedDict()
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of JSON-like event data."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+RECORDED_PAYMENT_EVENTS = frozenset({"payment_recorded", "refund_received"})
+
+
+def recorded_payment_key(entry: JournalEntry) -> tuple[str, int]:
+    """The line a recorded payment settles: (component, year); a refund received, ("refund", 0)."""
+    if entry.type == "refund_received":
+        return ("refund", 0)
+    return (entry.data["component"], entry.data["year"])
+
+
+def _recorded_payments(contract: Sequence[JournalEntry]) -> Counter[tuple[str, int]]:
+    return Counter(recorded_payment_key(e) for e in contract if e.type in RECORDED_PAYMENT_EVENTS)
+
+
+@dataclass(frozen=True)
+class _Drafted:
+    """A contract's lines before statuses: what recorded payments and `today` do not change."""
+
+    ruleset: Ruleset
+    drafts: tuple[_Draft, ...]
+    explanations: tuple[str, ...]  # each line's arithmetic and the rule of its due date
+    amounts: tuple[tuple[Decimal | None, Decimal | None], ...]  # each line's (amount, ceiling) in cents
+    refund: Fraction
+    year_due: Fraction | None
+    termination_year: int | None
+    termination: date | None
+
+    def schedule(self, payments: Counter[tuple[str, int]], today: date) -> PaymentSchedule:
+        return PaymentSchedule(
+            lines=tuple(sorted(_statuses(self, payments, today), key=_line_order)),
+            refund_owed=to_cents(self.refund),
+            termination_year_due=None if self.year_due is None else to_cents(self.year_due),
+        )
 
 
 class _Projection:
@@ -122,7 +189,6 @@ class _Projection:
         self.rate = rules.advance_rate
         self.starts: dict[str, date] = {}
         self.attainments: dict[tuple[str, int], Fraction] = {}
-        self.payments: Counter[tuple[str, int]] = Counter()
         avenants: list[tuple[date, dict]] = []
         data, chosen = signature.data, signature.data.get("population")
         initial = _YearTerms(
@@ -140,10 +206,6 @@ class _Projection:
             elif entry.type == "indicators_reported":
                 for mission, report in info["missions"].items():
                     self.attainments[(mission, info["year"])] = attainment(report)  # a later report wins
-            elif entry.type == "payment_recorded":
-                self.payments[(info["component"], info["year"])] += 1
-            elif entry.type == "refund_received":
-                self.payments[("refund", 0)] += 1
             elif entry.type == "termination_effective" and termination is None:
                 termination = entry.at
         self.terms = {year: self._terms(initial, avenants, year) for year in range(1, self.years + 1)}
@@ -241,7 +303,8 @@ class _Projection:
             and start is not None and start < self.anniversary(year)
 
     # ------------------------------------------------------------------------------------ schedule
-    def schedule(self, today: date) -> PaymentSchedule:
+    def drafted(self) -> _Drafted:
+        """Every line of the contract with its arithmetic, before recorded payments and today set statuses."""
         drafts = self._fonctionnement_lines()
         for mission in MISSIONS:
             drafts += self._mission_lines(mission)
@@ -250,11 +313,13 @@ class _Projection:
             year = self.year_of(self.termination)
             settlement, refund, year_due = self._termination(year, drafts)
             drafts += settlement
-        return PaymentSchedule(
-            lines=tuple(sorted(self._statuses(drafts, today, year), key=_line_order)),
-            refund_owed=to_cents(refund),
-            termination_year_due=None if year_due is None else to_cents(year_due),
-        )
+        explanations = tuple(f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}" for d in drafts)
+        amounts = []
+        for d in drafts:
+            amount = None if d.exact is None else to_cents(d.exact)
+            amounts.append((amount, to_cents(d.ceiling) if d.ceiling is not None else amount))
+        return _Drafted(self.rules, tuple(drafts), explanations, tuple(amounts), refund, year_due, year,
+                        self.termination)
 
     def _fonctionnement_lines(self) -> list[_Draft]:
         # ACI art. 9.1: the whole year-1 amount at signature, without waiting for a mission to start.
@@ -380,41 +445,39 @@ class _Projection:
                 ))
         return extra, Fraction(0), due
 
-    def _statuses(self, drafts: list[_Draft], today: date, year: int | None) -> list[PaymentLine]:
-        end = self.termination
+def _statuses(drafted: _Drafted, payments: Counter[tuple[str, int]], today: date) -> list[PaymentLine]:
+    drafts, end, year = drafted.drafts, drafted.termination, drafted.termination_year
 
-        def cancelled(d: _Draft) -> bool:
-            # SPEC §7.7: payments of the termination year and later falling due after E are cancelled;
-            # completed years' settlements stay owed, and so do the termination settlement lines.
-            return year is not None and end is not None and not d.termination_settlement \
-                and d.year >= year and d.due > end
+    def cancelled(d: _Draft) -> bool:
+        # SPEC §7.7: payments of the termination year and later falling due after E are cancelled;
+        # completed years' settlements stay owed, and so do the termination settlement lines.
+        return year is not None and end is not None and not d.termination_settlement \
+            and d.year >= year and d.due > end
 
-        # A recorded payment marks one line of its (component, year), live lines first, earliest first.
-        remaining = Counter(self.payments)
-        if year is not None:
-            remaining[("refund", year)] += remaining.pop(("refund", 0), 0)
-        paid: set[int] = set()
-        for index, d in sorted(enumerate(drafts), key=lambda item: (cancelled(item[1]), item[1].due)):
-            if remaining[(d.component, d.year)] > 0:
-                remaining[(d.component, d.year)] -= 1
-                paid.add(index)
+    # A recorded payment marks one line of its (component, year), live lines first, earliest first.
+    remaining = Counter(payments)
+    if year is not None:
+        remaining[("refund", year)] += remaining.pop(("refund", 0), 0)
+    paid: set[int] = set()
+    for index, d in sorted(enumerate(drafts), key=lambda item: (cancelled(item[1]), item[1].due)):
+        if remaining[(d.component, d.year)] > 0:
+            remaining[(d.component, d.year)] -= 1
+            paid.add(index)
 
-        lines = []
-        for index, d in enumerate(drafts):
-            if cancelled(d) and index not in paid:
-                status = "cancelled"
-            elif d.exact is None:
-                status = "awaiting_assessment"
-            elif index in paid:
-                status = "paid"
-            else:
-                status = "overdue" if d.due < today else "scheduled"
-            amount = None if d.exact is None else to_cents(d.exact)
-            ceiling = to_cents(d.ceiling) if d.ceiling is not None else amount
-            explanation = f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}"
-            lines.append(PaymentLine(d.component, d.year, d.due, amount, status, explanation, d.mission,
-                                     ceiling))
-        return lines
+    lines = []
+    for index, d in enumerate(drafts):
+        if cancelled(d) and index not in paid:
+            status = "cancelled"
+        elif d.exact is None:
+            status = "awaiting_assessment"
+        elif index in paid:
+            status = "paid"
+        else:
+            status = "overdue" if d.due < today else "scheduled"
+        amount, ceiling = drafted.amounts[index]
+        lines.append(PaymentLine(d.component, d.year, d.due, amount, status, drafted.explanations[index], d.mission,
+                                 ceiling))
+    return lines
 
 
 def _line_order(line: PaymentLine) -> tuple[date, int, int]:

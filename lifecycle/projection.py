@@ -9,6 +9,9 @@ What each event type does besides moving the lifecycle table lives in lifecycle.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +23,7 @@ from lifecycle.deadlines import CANCELLED, ELAPSED, Deadline, OpenDeadline
 from lifecycle.errors import TransitionRejected, WindowClosed
 from lifecycle.events import DOCUMENTS, JournalEntry
 from lifecycle.machine import CaseFacts, LifecycleModel, attached, fire
-from lifecycle.payments import PaymentSchedule, payment_schedule
+from lifecycle.payments import RECORDED_PAYMENT_EVENTS, PaymentSchedule, payment_schedule, recorded_payment_key
 from lifecycle.ruleset import DeadlineRule, Ruleset
 
 
@@ -114,6 +117,86 @@ def project(
     return _Replay(journal, rules, today, departement, population, check).run(with_payments)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """A replay stopped right after the journal's last user event, before the timers that follow it fire.
+
+    An event dated on or after that last event, appended to the journal, is applied to it (`resume`) exactly
+    as a full replay would apply it: the replay is in business-date order, so nothing before it can change.
+    Never mutated: each use works on copies of its mutable parts. Attributes:
+        head_seq: the highest sequence number of the journal it was made from.
+        last_user: (date, seq) of the last user event replayed, None if none.
+        departement, base_population, ruleset_id: what the replay was made for (a resume checks them).
+    """
+
+    head_seq: int
+    last_user: tuple[date, int] | None
+    departement: str
+    base_population: int
+    ruleset_id: str
+    state: str
+    facts: CaseFacts
+    deadlines: tuple[OpenDeadline, ...]
+    history: tuple[HistoryItem, ...]
+    due_system: tuple[SystemEvent, ...]
+    rejected: tuple[Rejection, ...]
+    accepted: tuple[JournalEntry, ...]
+    recorded_payments: Counter[tuple[str, int]]
+    voided: dict[int, int]
+    journaled_system: dict[tuple[str, date], JournalEntry]
+    population: int
+    termination_effective_on: date | None
+
+
+def replay(
+    journal: Sequence[JournalEntry],
+    rules: Ruleset,
+    today: date,
+    *,
+    departement: str,
+    population: int,
+    check: NewEventCheck | None = None,
+    with_payments: bool = True,
+) -> tuple[Projection, Checkpoint]:
+    """`project`, and the checkpoint at the journal's head that later in-order events can `resume` from."""
+    run = _Replay(journal, rules, today, departement, population, check)
+    projection = run.run(with_payments)
+    assert run.checkpoint is not None
+    return projection, run.checkpoint
+
+
+def resume(
+    checkpoint: Checkpoint,
+    entries: Sequence[JournalEntry],
+    rules: Ruleset,
+    today: date,
+    *,
+    check: NewEventCheck | None = None,
+    with_payments: bool = True,
+) -> tuple[Projection, Checkpoint] | None:
+    """The projection of the checkpoint's journal plus `entries` (appended after its head, in seq order), as a
+    full replay would give it; None when that needs a full replay: a voiding, a user event dated before the
+    last one, or a system event dated before it (its timer has already been replayed as not yet journaled)."""
+    if checkpoint.ruleset_id != rules.id or any(e.type == "event_voided" for e in entries):
+        return None
+    run = _Replay.resumed(checkpoint, rules, today, check)
+    with attached(run.model, state=checkpoint.state):
+        for entry in entries:
+            if run.last_user is not None and entry.at < run.last_user[0]:
+                return None
+            if entry.is_system:
+                if (entry.type, entry.at) in run.journaled_system:
+                    return None  # two journaled firings of one timer: only a full replay says which is kept
+                run.journaled_system[(entry.type, entry.at)] = entry
+            else:
+                run._fire_timers(before=entry.at)
+                run._apply(entry)
+                run.last_user = (entry.at, entry.seq)
+        run.head_seq = max([checkpoint.head_seq, *(e.seq for e in entries)])
+        projection = run.finish(with_payments, keep_checkpoint=bool(entries))
+    return projection, run.checkpoint or checkpoint
+
+
 class _Replay:
     """One replay of a case's journal; the handlers see it as a `lifecycle.handlers.Replay`."""
 
@@ -143,6 +226,31 @@ class _Replay:
             (e for e in journal if not e.is_system and e.type != "event_voided" and e.seq not in self.voided),
             key=lambda e: (e.at, e.seq),
         )
+        self.departement = departement
+        self.recorded_payments: Counter[tuple[str, int]] = Counter()  # of the accepted entries
+        self.head_seq = max((e.seq for e in journal), default=0)
+        self.last_user: tuple[date, int] | None = (
+            (self.user_entries[-1].at, self.user_entries[-1].seq) if self.user_entries else None)
+        self.checkpoint: Checkpoint | None = None
+
+    @classmethod
+    def resumed(cls, checkpoint: Checkpoint, rules: Ruleset, today: date, check: NewEventCheck | None) -> _Replay:
+        """A replay that goes on from `checkpoint` (its mutable parts copied: the checkpoint stays as it is)."""
+        run = cls((), rules, today, checkpoint.departement, checkpoint.base_population, check)
+        run.facts = _copy_facts(checkpoint.facts)
+        run.model = LifecycleModel(run.facts)
+        run.deadlines = [copy.copy(d) if d.is_open else d for d in checkpoint.deadlines]
+        run.history = list(checkpoint.history)
+        run.due_system = list(checkpoint.due_system)
+        run.rejected = list(checkpoint.rejected)
+        run.accepted = list(checkpoint.accepted)
+        run.recorded_payments = Counter(checkpoint.recorded_payments)
+        run.voided = dict(checkpoint.voided)
+        run.journaled_system = dict(checkpoint.journaled_system)
+        run.population = checkpoint.population
+        run.termination_effective_on = checkpoint.termination_effective_on
+        run.head_seq, run.last_user = checkpoint.head_seq, checkpoint.last_user
+        return run
 
     # ------------------------------------------------------------------------------------------ driver
     def run(self, with_payments: bool = True) -> Projection:
@@ -150,8 +258,14 @@ class _Replay:
             for entry in self.user_entries:
                 self._fire_timers(before=entry.at)
                 self._apply(entry)
-            self._fire_timers(before=self.today)
-            state = self.model.state
+            return self.finish(with_payments)
+
+    def finish(self, with_payments: bool, *, keep_checkpoint: bool = True) -> Projection:
+        """Keep the checkpoint at the last user event, then fire the timers due before today and freeze."""
+        if keep_checkpoint:
+            self.checkpoint = self._checkpoint()
+        self._fire_timers(before=self.today)
+        state = self.model.state
         superseded = tuple(sorted(e.seq for e in self.journaled_system.values()))
         payments = self.schedule_payments(self.accepted) if with_payments else None
         deadlines = tuple(d.freeze(self.today) for d in self.deadlines)
@@ -172,6 +286,17 @@ class _Replay:
             today=self.today,
         )
 
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            head_seq=self.head_seq, last_user=self.last_user, departement=self.departement,
+            base_population=self.base_population, ruleset_id=self.rules.id, state=self.model.state,
+            facts=_copy_facts(self.facts), deadlines=tuple(copy.copy(d) if d.is_open else d for d in self.deadlines),
+            history=tuple(self.history), due_system=tuple(self.due_system), rejected=tuple(self.rejected),
+            accepted=tuple(self.accepted), recorded_payments=Counter(self.recorded_payments),
+            voided=dict(self.voided), journaled_system=dict(self.journaled_system), population=self.population,
+            termination_effective_on=self.termination_effective_on,
+        )
+
     def _apply(self, entry: JournalEntry) -> None:
         data = dict(entry.data)
         prepare = handlers.BEFORE_FIRING.get(entry.type)
@@ -190,6 +315,8 @@ class _Replay:
         finally:
             self.facts.overlaps = None
         self.accepted.append(entry)
+        if entry.type in RECORDED_PAYMENT_EVENTS:
+            self.recorded_payments.update([recorded_payment_key(entry)])
         self.history.append(HistoryItem(entry.at, entry.type, source, dest, entry.seq))
         self._after(entry.type, entry.at, data, entry.seq)
 
@@ -307,6 +434,17 @@ class _Replay:
         if self.facts.contract_signed_on is None:
             return None
         # The case's population; contract_signed's own population (if any) wins inside payment_schedule.
+        # `entries` are always the accepted ones, whose recorded payments the replay keeps counted.
         return payment_schedule(entries, self.rules, self.today, population=self.base_population,
                                 termination_effective=termination or self.termination_effective_on,
-                                calendar=self.calendar)
+                                calendar=self.calendar, recorded=self.recorded_payments)
+
+
+def _copy_facts(facts: CaseFacts) -> CaseFacts:
+    """A copy of the facts whose containers (and the referral in progress) can be changed independently."""
+    return dataclasses.replace(
+        facts, loi_approvals=set(facts.loi_approvals), started=dict(facts.started), deployed=dict(facts.deployed),
+        referral=copy.copy(facts.referral), open_windows=dict(facts.open_windows),
+        closed_windows=dict(facts.closed_windows),
+        overlaps=list(facts.overlaps) if facts.overlaps is not None else None,
+    )

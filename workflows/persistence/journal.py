@@ -28,12 +28,14 @@ def row_hash(row: JournalRow) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def chained_row(case_id: int, previous: JournalRow | None, *, type: str, at: date, recorded_at: datetime,
-                actor: str, data: dict[str, Any], evidence: str | None) -> JournalRow:
-    """The next journal row after `previous` (None: the first), its hash computed."""
-    row = JournalRow(case_id=case_id, seq=(previous.seq if previous else 0) + 1, type=type, at=at,
-                     recorded_at=recorded_at, actor=actor, data=canonical_json(data), evidence=evidence,
-                     prev_hash=previous.hash if previous else GENESIS_HASH, hash="")
+def chained_row(case_id: int, previous: JournalRow | tuple[int, str] | None, *, type: str, at: date,
+                recorded_at: datetime, actor: str, data: dict[str, Any], evidence: str | None) -> JournalRow:
+    """The next journal row after `previous` — a row, its (seq, hash), or None for the first — hash computed."""
+    if isinstance(previous, JournalRow):
+        previous = (previous.seq, previous.hash)
+    prev_seq, prev_hash = previous if previous is not None else (0, GENESIS_HASH)
+    row = JournalRow(case_id=case_id, seq=prev_seq + 1, type=type, at=at, recorded_at=recorded_at, actor=actor,
+                     data=canonical_json(data), evidence=evidence, prev_hash=prev_hash, hash="")
     row.hash = row_hash(row)
     return row
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Self
 
+from workflows.persistence.checkpoints import CheckpointCache
 from workflows.persistence.errors import DuplicateKey
 from workflows.persistence.repositories import (
     CaseRepository,
@@ -107,10 +108,19 @@ class MemoryProjectionRepository(ProjectionRepository):
         self.state.deadlines[case_id] = list(deadlines)
         self.state.payments[case_id] = list(payments)
 
+    def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
+               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
+        changed = {row["ident"]: row for row in update}
+        kept = [changed.get(row["ident"], row) for row in self.state.deadlines.get(case_id, [])
+                if row["ident"] not in delete]
+        self.state.deadlines[case_id] = [*kept, *insert]
+        if payments is not None:
+            self.state.payments[case_id] = list(payments)
+
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
         rows = [DeadlineRow(**d) for case_id in case_ids for d in self.state.deadlines.get(case_id, [])]
         chosen = [r for r in rows if r.status == "breached" or (r.status == "pending" and day <= r.due <= until)]
-        return sorted(chosen, key=lambda r: r.due)
+        return sorted(chosen, key=lambda r: (r.due, r.case_id, r.key))
 
 
 class MemoryUserRepository(UserRepository):
@@ -181,8 +191,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         committed: the state as of the last commit (what a new `with uow:` starts from).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, checkpoints: CheckpointCache | None = None) -> None:
         self.committed = MemoryState()
+        self.checkpoints = checkpoints if checkpoints is not None else CheckpointCache()
         self._working: MemoryState | None = None
 
     def __enter__(self) -> Self:
@@ -199,8 +210,10 @@ class InMemoryUnitOfWork(UnitOfWork):
             self.committed = self._working
             self._working = copy.deepcopy(self.committed)
             self._point_repositories()
+        self._publish_checkpoints()
 
     def rollback(self) -> None:
+        self._staged().clear()
         self._working = copy.deepcopy(self.committed)
         self._point_repositories()
 

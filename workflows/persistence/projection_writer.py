@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from lifecycle.projection import Projection
+from lifecycle.calendar import DateExplanation
+from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
 from lifecycle.ruleset import Ruleset
+from workflows.persistence.checkpoints import CachedReplay
 from workflows.persistence.errors import ConcurrentModification
 from workflows.persistence.journal import canonical_json
 from workflows.persistence.tables import Case
@@ -32,9 +35,17 @@ def deadline_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
     return [
         {"case_id": case_id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
          "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry, "recipients": json.dumps(list(d.recipients)),
-         "explanation": canonical_json({**d.explanation.as_dict(), "note": d.note, "text": d.explain()})}
+         "explanation": _explanation_json(d.explanation, d.note)}
         for d in projection.deadlines
     ]
+
+
+@lru_cache(maxsize=4096)
+def _explanation_json(explanation: DateExplanation, note: str) -> str:
+    """The stored explanation of a due date (a deadline's date and note do not change once computed, so the
+    same text is written again and again: computed once)."""
+    text = explanation.text()
+    return canonical_json({**explanation.as_dict(), "note": note, "text": f"{text}; {note}" if note else text})
 
 
 def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
@@ -48,10 +59,15 @@ def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
 
 
 def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,
-                     head: str, notices_from: date) -> None:
+                     head: str, notices_from: date, checkpoint: Checkpoint | None = None) -> None:
     """Write the projections (case state, deadlines, payments) and the journal head under the optimistic
-    version check: ConcurrentModification if the case changed since it was read."""
+    version check: ConcurrentModification if the case changed since it was read.
+
+    Only the deadline and payment rows that changed are written when the rows last written for this version of
+    the case are known (`uow.checkpoints`); `checkpoint`, the replay at the new head, is kept for the next write.
+    """
     version = case.version
+    previous = uow.checkpoints.get(case.id, version=version, head=case.journal_head)
     written = uow.cases.update_if_version(case.id, version, {
         "state": projection.state, "version": version + 1, "population": projection.population,
         "size": rules.size_for(projection.population), "updated_at": now, "journal_head": head,
@@ -61,4 +77,17 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
         raise ConcurrentModification(
             f"case {case.id} was changed by someone else meanwhile (version {version}); reload and retry"
         )
-    uow.projections.replace(case.id, deadline_rows(case.id, projection), payment_rows(case.id, projection))
+    deadlines = {row["ident"]: row for row in deadline_rows(case.id, projection)}
+    payments = payment_rows(case.id, projection)
+    if previous is None:
+        uow.projections.replace(case.id, list(deadlines.values()), payments)
+    else:
+        old = previous.deadlines
+        uow.projections.change(
+            case.id,
+            insert=[row for ident, row in deadlines.items() if ident not in old],
+            update=[row for ident, row in deadlines.items() if ident in old and old[ident] != row],
+            delete=[ident for ident in old if ident not in deadlines],
+            payments=None if payments == previous.payments else payments,
+        )
+    uow.stage_checkpoint(case.id, CachedReplay(version + 1, head, checkpoint, projection, deadlines, payments))

@@ -10,9 +10,11 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Update, bindparam, func, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from workflows.persistence.errors import UnknownCase
@@ -86,6 +88,11 @@ class ProjectionRepository(ABC):
         """Replace the case's deadline and payment rows."""
 
     @abstractmethod
+    def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
+               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
+        """Insert, update (by ident) and delete (idents) deadline rows; replace the payments unless None."""
+
+    @abstractmethod
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
         """Breached deadlines and pending ones due in [day, until] of these cases, by due date."""
 
@@ -132,6 +139,19 @@ class OutboxRepository(ABC):
 
 
 # ------------------------------------------------------------------------------------------- SQL
+_JOURNAL_INSERT = JournalRow.__table__.insert()
+
+
+@lru_cache(maxsize=32)
+def _versioned_update(columns: tuple[str, ...]) -> Update:
+    """UPDATE cases SET … WHERE id = :key_id AND version = :key_version, built once per set of columns (the
+    write path of every event: building the statement costs more than running it)."""
+    table = Case.__table__
+    return (table.update()
+            .where(table.c.id == bindparam("key_id"), table.c.version == bindparam("key_version"))
+            .values({name: bindparam(f"new_{name}") for name in columns}))
+
+
 def _forget(session: Session, model: type, row_id: int) -> None:
     """A Core UPDATE bypasses the identity map: a row already loaded is re-read on its next access."""
     loaded = session.identity_map.get(session.identity_key(model, row_id))
@@ -171,11 +191,16 @@ class SqlCaseRepository(CaseRepository):
         return [c for c in candidates if wanted & set(json.loads(c.communes))]
 
     def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
-        result = self.session.execute(
-            update(Case).where(col(Case.id) == case_id, col(Case.version) == version).values(**values))
+        statement = _versioned_update(tuple(values))
+        result = self.session.connection().execute(
+            statement, {"key_id": case_id, "key_version": version, **{f"new_{k}": v for k, v in values.items()}})
         if result.rowcount != 1:
             return False
-        self._forget(case_id)
+        # The loaded case takes the values written, without a reload (the version check just proved it current).
+        loaded = self.session.identity_map.get(self.session.identity_key(Case, case_id))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
         return True
 
     def update(self, case_id: int, values: dict[str, Any]) -> None:
@@ -199,7 +224,8 @@ class SqlJournalRepository(JournalRepository):
                                       .order_by(JournalRow.seq)))
 
     def append(self, row: JournalRow) -> None:
-        self.session.add(row)
+        # A Core INSERT: the row is never read back through this session, and the ORM's flush costs more.
+        self.session.connection().execute(_JOURNAL_INSERT, row.model_dump(exclude={"id"}))
 
 
 class SqlProjectionRepository(ProjectionRepository):
@@ -219,6 +245,32 @@ class SqlProjectionRepository(ProjectionRepository):
             if rows:
                 connection.execute(table.insert(), rows)
 
+    def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
+               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
+        connection = self.session.connection()
+        deadlines = DeadlineRow.__table__
+        if delete:
+            connection.execute(deadlines.delete().where(deadlines.c.case_id == case_id,
+                                                        deadlines.c.ident.in_(delete)))
+        if update:
+            columns = {name: bindparam(f"new_{name}") for name in update[0] if name not in ("case_id", "ident")}
+            statement = (deadlines.update()
+                         .where(deadlines.c.case_id == bindparam("old_case_id"),
+                                deadlines.c.ident == bindparam("old_ident"))
+                         .values(columns))
+            connection.execute(statement, [
+                {"old_case_id": row["case_id"], "old_ident": row["ident"],
+                 **{f"new_{k}": v for k, v in row.items() if k not in ("case_id", "ident")}}
+                for row in update
+            ])
+        if insert:
+            connection.execute(deadlines.insert(), insert)
+        if payments is not None:
+            table = PaymentRow.__table__
+            connection.execute(table.delete().where(table.c.case_id == case_id))
+            if payments:
+                connection.execute(table.insert(), payments)
+
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
         return list(self.session.exec(
             select(DeadlineRow)
@@ -226,7 +278,7 @@ class SqlProjectionRepository(ProjectionRepository):
             .where(or_(DeadlineRow.status == "breached",
                        (DeadlineRow.status == "pending") & (col(DeadlineRow.due) >= day)
                        & (col(DeadlineRow.due) <= until)))
-            .order_by(DeadlineRow.due)
+            .order_by(DeadlineRow.due, DeadlineRow.case_id, DeadlineRow.key)
         ))
 
 

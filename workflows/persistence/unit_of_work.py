@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from workflows.persistence.checkpoints import CachedReplay, CheckpointCache
 from workflows.persistence.errors import DuplicateKey
 from workflows.persistence.repositories import (
     CaseRepository,
@@ -34,6 +35,9 @@ from workflows.persistence.repositories import (
 class UnitOfWork(ABC):
     """Attributes (valid inside `with uow:`):
         cases, journal, projections, users, outbox: the repositories of this transaction.
+    And across transactions:
+        checkpoints: replays kept for the next write (a cache; entries staged in a transaction are published
+            only once it commits).
     """
 
     cases: CaseRepository
@@ -41,6 +45,7 @@ class UnitOfWork(ABC):
     projections: ProjectionRepository
     users: UserRepository
     outbox: OutboxRepository
+    checkpoints: CheckpointCache
 
     def __enter__(self) -> Self:
         return self
@@ -54,10 +59,27 @@ class UnitOfWork(ABC):
     @abstractmethod
     def rollback(self) -> None: ...
 
+    def stage_checkpoint(self, case_id: int, entry: CachedReplay) -> None:
+        """Keep `entry` for the case once this transaction commits (dropped if it rolls back)."""
+        self._staged()[case_id] = entry
+
+    def _staged(self) -> dict[int, CachedReplay]:
+        staged = getattr(self, "_staged_checkpoints", None)
+        if staged is None:
+            staged = self._staged_checkpoints = {}
+        return staged
+
+    def _publish_checkpoints(self) -> None:
+        staged = self._staged()
+        for case_id, entry in staged.items():
+            self.checkpoints.put(case_id, entry)
+        staged.clear()
+
 
 @dataclass(frozen=True)
 class _SqlTransaction:
     session: Session
+    staged: dict[int, CachedReplay]
     cases: SqlCaseRepository
     journal: SqlJournalRepository
     projections: SqlProjectionRepository
@@ -73,9 +95,13 @@ class SqlUnitOfWork(UnitOfWork):
     programming error (it would silently share one transaction) and is refused.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, checkpoints: CheckpointCache | None = None) -> None:
         self.engine = engine
+        self.checkpoints = checkpoints if checkpoints is not None else CheckpointCache()
         self._local = threading.local()
+
+    def _staged(self) -> dict[int, CachedReplay]:
+        return self._transaction().staged
 
     def _transaction(self) -> _SqlTransaction:
         transaction = getattr(self._local, "transaction", None)
@@ -113,7 +139,7 @@ class SqlUnitOfWork(UnitOfWork):
         session = Session(self.engine, expire_on_commit=False)
         session.begin()
         self._local.transaction = _SqlTransaction(
-            session, SqlCaseRepository(session), SqlJournalRepository(session), SqlProjectionRepository(session),
+            session, {}, SqlCaseRepository(session), SqlJournalRepository(session), SqlProjectionRepository(session),
             SqlUserRepository(session), SqlOutboxRepository(session),
         )
         return self
@@ -129,6 +155,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     def commit(self) -> None:
         self.session.commit()
+        self._publish_checkpoints()
 
     def rollback(self) -> None:
+        self._staged().clear()
         self.session.rollback()

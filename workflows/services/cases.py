@@ -17,7 +17,7 @@ from lifecycle import territory
 from lifecycle.errors import EventRejected, TransitionRejected
 from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data
 from lifecycle.machine import TERRITORY_CLAIMING
-from lifecycle.projection import NewEventCheck, Projection, project
+from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project, replay, resume
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 from workflows.persistence.errors import ConcurrentModification, DuplicateKey
 from workflows.persistence.journal import chained_row, to_entry
@@ -153,28 +153,72 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
     if at > today:
         raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
                             f"{today.isoformat()} at the seat): record events on or after the day they happen")
+    rules = ruleset_for(case)
+    replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now)
+    before, after, row = replayed.before, replayed.after, replayed.row
+    new_entry = replayed.entry
+    _check_replay(before, after, new_entry)
+    # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
+    write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today,
+                     checkpoint=replayed.checkpoint)
+    uow.journal.append(row)
+    seq = row.seq
+    own = next(h for h in reversed(after.history) if h.seq == seq) if event.type != "event_voided" else None
+    return ApplyResult(case.id, seq, before.state, after.state, after,
+                       own.source if own else before.state, own.dest if own else after.state)
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    row: JournalRow
+    entry: JournalEntry
+    before: Projection
+    after: Projection
+    checkpoint: Checkpoint
+
+
+def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, at: date, data: dict[str, Any],
+                 actor: str, today: date, now: datetime) -> _Replayed:
+    """The case's projection as of `today` before and after the new event, and its journal row.
+
+    From the checkpoint kept at the journal's head when there is one and the event is dated on or after the
+    last one (the replay then touches only what follows it); otherwise by replaying the whole journal.
+    """
+    cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
+    checkpoint = cached.checkpoint if cached is not None else None
+    if checkpoint is not None and event.type != "event_voided" and fits_case(checkpoint, case):
+        row = chained_row(case.id, (checkpoint.head_seq, case.journal_head), type=event.type, at=at, recorded_at=now,
+                          actor=actor, data=data, evidence=event.evidence)
+        entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
+                             recorded_at=now)
+        check = NewEventCheck(row.seq, find_overlaps(uow, case)) if event.type == "health_project_validated" else None
+        # The projection written last is the journal as it stands, as of its day: reused on the same day.
+        same_day = cached.projection is not None and cached.projection.today == today
+        before = (cached.projection, checkpoint) if same_day else resume(checkpoint, (), rules, today,
+                                                                          with_payments=False)
+        after = resume(checkpoint, (entry,), rules, today, check=check)
+        if before is not None and after is not None:
+            return _Replayed(row, entry, before[0], after[0], after[1])
     rows = uow.journal.rows(case.id)
     entries = [to_entry(r) for r in rows]
     row = chained_row(case.id, rows[-1] if rows else None, type=event.type, at=at, recorded_at=now, actor=actor,
                       data=data, evidence=event.evidence)
     if event.type == "event_voided":
         _check_void(entries, data["seq"])
-    new_entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
-                             recorded_at=now)
-    rules = ruleset_for(case)
+    entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
+                         recorded_at=now)
     check = NewEventCheck(row.seq, find_overlaps(uow, case)) if event.type == "health_project_validated" else None
     # Only the state and the rejections of the journal as it stands are compared: no échéancier needed.
     before = project(entries, rules, today, departement=case.seat_departement, population=case.population,
                      with_payments=False)
-    after = project([*entries, new_entry], rules, today, departement=case.seat_departement,
-                    population=case.population, check=check)
-    _check_replay(before, after, new_entry)
-    # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
-    write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today)
-    uow.journal.append(row)
-    own = next(h for h in after.history if h.seq == row.seq) if event.type != "event_voided" else None
-    return ApplyResult(case.id, row.seq, before.state, after.state, after,
-                       own.source if own else before.state, own.dest if own else after.state)
+    after, checkpoint = replay([*entries, entry], rules, today, departement=case.seat_departement,
+                               population=case.population, check=check)
+    return _Replayed(row, entry, before, after, checkpoint)
+
+
+def fits_case(checkpoint: Checkpoint, case: Case) -> bool:
+    """The checkpoint was made for this case as it stands (seat and the population a replay starts from)."""
+    return checkpoint.departement == case.seat_departement and checkpoint.base_population == case.population
 
 
 def _check_void(entries: Sequence[JournalEntry], target: int) -> None:

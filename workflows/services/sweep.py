@@ -6,11 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from lifecycle.projection import Checkpoint, Projection, replay, resume
 from lifecycle.reminders import notices_due
-from workflows.persistence.journal import chained_row
+from lifecycle.ruleset import Ruleset
+from workflows.persistence.journal import chained_row, to_entry
 from workflows.persistence.projection_writer import wake_on, write_projection
+from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
-from workflows.services.cases import SYSTEM_ACTOR, project_case, ruleset_for
+from workflows.services.cases import SYSTEM_ACTOR, fits_case, ruleset_for
 from workflows.services.clock import latest_local_date, local_today, utc_now
 from workflows.services.outbox import enqueue_notices
 from workflows.settings import DEFAULT_MAIL_DOMAIN
@@ -72,29 +75,79 @@ def sweep_case(uow: UnitOfWork, case_id: int, *, today: date | None, now: dateti
         if case is None:
             return None
         case_today = today or local_today(case, now)
-        rows = uow.journal.rows(case.id)
-        old = uow.projections.deadline_statuses(case.id)
-        projection = project_case(case, rows, case_today)
-        fired: list[tuple[str, date]] = []
-        # The replay already fired every due timer in order, chains included (an opinion deemed opening the
-        # funders' decision window…): write them all, dated their windows' last days, then replay once.
-        for due in projection.due_system_events:
-            row = chained_row(case.id, rows[-1], type=due.type, at=due.at, recorded_at=now, actor=SYSTEM_ACTOR,
-                              data={}, evidence=f"timer {due.deadline}")
-            uow.journal.append(row)
-            rows.append(row)
-            fired.append((due.type, due.at))
-        if fired:
-            projection = project_case(case, rows, case_today)
-        newly_breached = [d.ident for d in projection.deadlines
-                          if d.status == "breached" and old.get(d.ident) != "breached"]
         rules = ruleset_for(case)
+        swept = _from_checkpoint(uow, case, rules, case_today, now) or _from_journal(uow, case, rules, case_today, now)
+        projection = swept.projection
+        newly_breached = [d.ident for d in projection.deadlines
+                          if d.status == "breached" and swept.old.get(d.ident) != "breached"]
         enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now,
                                    mail_domain=mail_domain)
         # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
         next_day = case_today + timedelta(days=1)
-        changed = fired or any(old.get(d.ident) != d.status for d in projection.deadlines)
+        changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
         if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
-            write_projection(uow, case, projection, rules, now=now, head=rows[-1].hash, notices_from=next_day)
+            write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
+                             checkpoint=swept.checkpoint)
         uow.commit()
-        return CaseSweep(tuple(fired), tuple(newly_breached), enqueued)
+        return CaseSweep(tuple((r.type, r.at) for r in swept.fired), tuple(newly_breached), enqueued)
+
+
+@dataclass(frozen=True)
+class _Swept:
+    """The case after its due timers were written: projection, journal rows written, new head."""
+
+    projection: Projection
+    checkpoint: Checkpoint | None
+    fired: tuple[JournalRow, ...]
+    head: str
+    old: dict[str, str]  # deadline ident → status as stored before this sweep
+
+
+def _system_rows(case: Case, head: tuple[int, str], projection: Projection, now: datetime) -> list[JournalRow]:
+    """The replay already fired every due timer in order, chains included (an opinion deemed opening the
+    funders' decision window…): journal them all, dated their windows' last days."""
+    rows: list[JournalRow] = []
+    for due in projection.due_system_events:
+        row = chained_row(case.id, rows[-1] if rows else head, type=due.type, at=due.at, recorded_at=now,
+                          actor=SYSTEM_ACTOR, data={}, evidence=f"timer {due.deadline}")
+        rows.append(row)
+    return rows
+
+
+def _from_checkpoint(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, now: datetime) -> _Swept | None:
+    """From the replay kept at the journal head (no journal read), when there is one and it can go on."""
+    cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
+    if cached is None or cached.checkpoint is None or not fits_case(cached.checkpoint, case):
+        return None
+    checkpoint = cached.checkpoint
+    resumed = resume(checkpoint, (), rules, today)
+    if resumed is None:
+        return None
+    projection = resumed[0]
+    fired = _system_rows(case, (checkpoint.head_seq, case.journal_head), projection, now)
+    if fired:
+        after = resume(checkpoint, [to_entry(r) for r in fired], rules, today)
+        if after is None:
+            return None
+        projection, checkpoint = after
+    for row in fired:
+        uow.journal.append(row)
+    old = {ident: row["status"] for ident, row in cached.deadlines.items()}
+    return _Swept(projection, checkpoint, tuple(fired), fired[-1].hash if fired else case.journal_head, old)
+
+
+def _from_journal(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, now: datetime) -> _Swept:
+    """By replaying the whole journal (once more if timers fired, unless the replay can go on from where it was)."""
+    rows = uow.journal.rows(case.id)
+    old = uow.projections.deadline_statuses(case.id)
+    entries = [to_entry(r) for r in rows]
+    projection, checkpoint = replay(entries, rules, today, departement=case.seat_departement,
+                                    population=case.population)
+    fired = _system_rows(case, (rows[-1].seq, rows[-1].hash), projection, now)
+    for row in fired:
+        uow.journal.append(row)
+    if fired:
+        written = [to_entry(r) for r in fired]
+        projection, checkpoint = resume(checkpoint, written, rules, today) or replay(
+            [*entries, *written], rules, today, departement=case.seat_departement, population=case.population)
+    return _Swept(projection, checkpoint, tuple(fired), (fired or rows)[-1].hash, old)
