@@ -56,6 +56,8 @@ DEFAULT_SWEEP_MINUTES = 5
 DEFAULT_OUTBOX_SECONDS = 30
 DEFAULT_DRAIN_BATCH = 10  # a stop request waits for at most this many messages
 SWEEP_CHUNK = 100
+# Cases committed together (one disk sync for the group); a group that fails is swept again case by case.
+SWEEP_CASES_PER_TRANSACTION = 20
 SENDER_LOCAL_PART = "suivi-cpts"
 # A tick missed (machine asleep, long job) is run once late, never skipped; never two at once.
 JOB_OPTIONS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -113,7 +115,8 @@ def _sweep_chunk(uow: SqlUnitOfWork, case_ids: list[int], now: datetime, mail_do
     """Sweep a chunk; if it fails (a case changed meanwhile, a database hiccup), sweep its cases one by one so
     that one failing case does not hold back the others. A case that fails is retried at the next tick."""
     try:
-        return [sweep(uow, now=now, case_ids=case_ids, mail_domain=mail_domain)]
+        return [sweep(uow, now=now, case_ids=case_ids, mail_domain=mail_domain,
+                      cases_per_transaction=SWEEP_CASES_PER_TRANSACTION)]
     except Exception:  # noqa: BLE001 - logged below, case by case
         reports = []
         for case_id in case_ids:

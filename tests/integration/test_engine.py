@@ -9,7 +9,7 @@ tacitly validated on Tue 22 Apr 2025 (Good Friday 18 Apr and Easter Monday 21 Ap
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from builders import METZ, THIONVILLE, record
@@ -200,6 +200,54 @@ def test_the_sweep_writes_the_tacit_validation_of_22_april_2025_exactly_once(db)
     assert case_row(db, case_id)["state"] == "health_project_validated"
     assert deadline_rows(db, case_id)["health_project_opposition"] == ("2025-04-22", "elapsed")
     assert len(journal(db, case_id)) == rows_before + 1
+
+
+def test_cases_swept_several_per_transaction_fire_each_timer_once(db):
+    cases = [health_project_received_18_feb_2025(db, name=f"CPTS {i}") for i in range(5)]
+
+    report = sweep(SqlUnitOfWork(db), today=D("2025-04-23"), cases_per_transaction=2)
+    again = sweep(SqlUnitOfWork(db), today=D("2025-04-23"), cases_per_transaction=2)
+
+    assert report.system_events == tuple((c, "health_project_tacitly_validated", D("2025-04-22")) for c in cases)
+    assert again.system_events == ()
+    assert [case_row(db, c)["state"] for c in cases] == ["health_project_validated"] * 5
+
+
+def test_a_case_failing_in_a_group_rolls_its_whole_group_back(db):
+    cases = [health_project_received_18_feb_2025(db, name=f"CPTS {i}") for i in range(3)]
+    before = [snapshot(db, c) for c in cases]
+
+    class HiccupOnTheLastCase(SqlUnitOfWork):
+        def __enter__(self):
+            uow = super().__enter__()
+            real_lock = uow.cases.lock_for_sweep
+
+            def lock_for_sweep(case_id):
+                if case_id == cases[-1]:
+                    raise RuntimeError("database hiccup")
+                return real_lock(case_id)
+
+            uow.cases.lock_for_sweep = lock_for_sweep
+            return uow
+
+    with pytest.raises(RuntimeError, match="hiccup"):
+        sweep(HiccupOnTheLastCase(db), today=D("2025-04-23"), cases_per_transaction=3)
+
+    assert [snapshot(db, c) for c in cases] == before
+
+
+def test_the_sweep_s_probe_finds_the_cases_due_by_their_wake_up_day_only(db):
+    due = health_project_received_18_feb_2025(db)  # wakes up on 23 Apr 2025 (the day after the window)
+    later = new_case(db, "CPTS plus tard")
+    record(db, later, "2025-04-20", "contact_recorded", {"source": "ars"})  # wakes up for its first meeting
+    uow = SqlUnitOfWork(db)
+
+    with uow:
+        wake = {c: uow.cases.get(c).wake_on for c in (due, later)}
+    probe = [uow.due_case_ids(day) for day in (wake[due] - timedelta(days=1), wake[due], wake[later])]
+
+    assert wake[due] < wake[later]
+    assert probe == [[], [due], sorted([due, later])]
 
 
 def test_a_second_sweep_on_the_same_day_writes_nothing(db):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Self
 
 from sqlalchemy import Engine
@@ -58,6 +60,11 @@ class UnitOfWork(ABC):
 
     @abstractmethod
     def rollback(self) -> None: ...
+
+    def due_case_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
+        """Cases whose `wake_on` is on or before `horizon`, by id (its own short read)."""
+        with self:
+            return self.cases.due_ids(horizon, case_ids)
 
     def stage_checkpoint(self, case_id: int, entry: CachedReplay) -> None:
         """Keep `entry` for the case once this transaction commits (dropped if it rolls back)."""
@@ -156,6 +163,25 @@ class SqlUnitOfWork(UnitOfWork):
     def commit(self) -> None:
         self.session.commit()
         self._publish_checkpoints()
+
+    def due_case_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
+        """The sweep's probe, on a bare connection: one indexed range read of `cases.wake_on`, no transaction
+        to open (on SQLite every transaction here takes the write lock) — its cost follows the due cases."""
+        if case_ids is not None:
+            return super().due_case_ids(horizon, case_ids)
+        sqlite = self.engine.dialect.name == "sqlite"
+        placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(f"SELECT id FROM cases WHERE wake_on <= {placeholder}",
+                           (horizon.isoformat() if sqlite else horizon,))
+            ids = sorted(row[0] for row in cursor.fetchall())
+            cursor.close()
+            raw.rollback()  # PostgreSQL opened a transaction for the read; SQLite (autocommit) has none
+        finally:
+            raw.close()
+        return ids
 
     def rollback(self) -> None:
         self._staged().clear()

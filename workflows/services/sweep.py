@@ -38,31 +38,40 @@ class CaseSweep:
 
 
 def due_case_ids(uow: UnitOfWork, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
-    """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id."""
-    with uow:
-        return uow.cases.due_ids(horizon, case_ids)
+    """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id: an indexed probe, whose
+    cost follows the number of due cases, not the size of the portfolio."""
+    return uow.due_case_ids(horizon, case_ids)
 
 
 def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = None,
-          case_ids: Iterable[int] | None = None, mail_domain: str = DEFAULT_MAIL_DOMAIN) -> SweepReport:
+          case_ids: Iterable[int] | None = None, mail_domain: str = DEFAULT_MAIL_DOMAIN,
+          cases_per_transaction: int = 1) -> SweepReport:
     """Fire every due timer exactly once: system events into the journal, deadlines marked breached.
 
     `today` fixes the local date for every case (simulation, `cpts sweep --today`); otherwise each case's
-    own local date is derived from `now`. Each case is swept in its own unit of work; on PostgreSQL a case
-    locked by another sweeper is skipped (FOR UPDATE SKIP LOCKED), so concurrent sweepers never double-fire.
+    own local date is derived from `now`. Cases are swept `cases_per_transaction` at a time, each group in one
+    unit of work (one commit, hence one disk sync, for the group; a failure rolls the whole group back, and the
+    caller may sweep its cases one by one). On PostgreSQL a case locked by another sweeper is skipped
+    (FOR UPDATE SKIP LOCKED), so concurrent sweepers never double-fire; the outbox's unique keys and the
+    version check hold within a group as they do for one case.
     """
     now = now or utc_now()
     candidates = due_case_ids(uow, today or latest_local_date(now), case_ids)
     fired: list[tuple[int, str, date]] = []
     breached: list[tuple[int, str]] = []
     swept = notifications = 0
-    for case_id in candidates:
-        outcome = sweep_case(uow, case_id, today=today, now=now, mail_domain=mail_domain)
-        if outcome is not None:
-            swept += 1
-            fired.extend((case_id, t, at) for t, at in outcome.fired)
-            breached.extend((case_id, ident) for ident in outcome.breached)
-            notifications += outcome.notices
+    size = max(1, cases_per_transaction)
+    for start in range(0, len(candidates), size):
+        group = candidates[start:start + size]
+        with uow:
+            outcomes = [(case_id, _sweep_locked(uow, case_id, today, now, mail_domain)) for case_id in group]
+            uow.commit()
+        for case_id, outcome in outcomes:
+            if outcome is not None:
+                swept += 1
+                fired.extend((case_id, t, at) for t, at in outcome.fired)
+                breached.extend((case_id, ident) for ident in outcome.breached)
+                notifications += outcome.notices
     return SweepReport(today=today, cases=swept, system_events=tuple(fired), breached=tuple(breached),
                        notifications=notifications)
 
@@ -71,25 +80,31 @@ def sweep_case(uow: UnitOfWork, case_id: int, *, today: date | None, now: dateti
                mail_domain: str = DEFAULT_MAIL_DOMAIN) -> CaseSweep | None:
     """Sweep one case in one unit of work; None when another sweeper holds it (it fires the timers)."""
     with uow:
-        case = uow.cases.lock_for_sweep(case_id)
-        if case is None:
-            return None
-        case_today = today or local_today(case, now)
-        rules = ruleset_for(case)
-        swept = _from_checkpoint(uow, case, rules, case_today, now) or _from_journal(uow, case, rules, case_today, now)
-        projection = swept.projection
-        newly_breached = [d.ident for d in projection.deadlines
-                          if d.status == "breached" and swept.old.get(d.ident) != "breached"]
-        enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now,
-                                   mail_domain=mail_domain)
-        # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
-        next_day = case_today + timedelta(days=1)
-        changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
-        if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
-            write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
-                             checkpoint=swept.checkpoint)
+        outcome = _sweep_locked(uow, case_id, today, now, mail_domain)
         uow.commit()
-        return CaseSweep(tuple((r.type, r.at) for r in swept.fired), tuple(newly_breached), enqueued)
+        return outcome
+
+
+def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: datetime,
+                  mail_domain: str) -> CaseSweep | None:
+    """Sweep one case inside the caller's unit of work (which commits)."""
+    case = uow.cases.lock_for_sweep(case_id)
+    if case is None:
+        return None
+    case_today = today or local_today(case, now)
+    rules = ruleset_for(case)
+    swept = _from_checkpoint(uow, case, rules, case_today, now) or _from_journal(uow, case, rules, case_today, now)
+    projection = swept.projection
+    newly_breached = [d.ident for d in projection.deadlines
+                      if d.status == "breached" and swept.old.get(d.ident) != "breached"]
+    enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now, mail_domain=mail_domain)
+    # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
+    next_day = case_today + timedelta(days=1)
+    changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
+    if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
+        write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
+                         checkpoint=swept.checkpoint)
+    return CaseSweep(tuple((r.type, r.at) for r in swept.fired), tuple(newly_breached), enqueued)
 
 
 @dataclass(frozen=True)
