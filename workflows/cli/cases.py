@@ -8,13 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from lifecycle.errors import EventRejected
-from lifecycle.events import parse_date
-from lifecycle.machine import STATES
 from workflows.cli import render
 from workflows.cli.apps import app, case_app
 from workflows.cli.common import JsonFlag, day, fail, print_json, settings, unit_of_work
-from workflows.read.cases import case_view, list_cases, list_deadlines, verify_journal
-from workflows.services import NewEvent, apply, create_case, sweep
 
 
 @case_app.command("create")
@@ -26,6 +22,8 @@ def case_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a CPTS project with its territory."""
+    from workflows.services import create_case
+
     if communes is None and population is None:
         fail("give the territory: --communes CODE,CODE… or --population N")
     codes = communes.replace(";", ",").replace(",", " ").split() if communes else []
@@ -49,6 +47,9 @@ def case_event(
     as_json: JsonFlag = False,
 ) -> None:
     """Record an event on a case (validated by the lifecycle; nothing written if rejected)."""
+    from lifecycle.events import parse_date
+    from workflows.services import NewEvent, apply
+
     payload: Any = {}
     if data is not None:
         try:
@@ -74,6 +75,8 @@ def case_show(
     as_json: JsonFlag = False,
 ) -> None:
     """State, deadlines with their explanations, and history of a case."""
+    from workflows.read.cases import case_view
+
     view = case_view(unit_of_work(), case_id, today=day(today, "--today"))
     if as_json:
         print_json(view.as_dict())
@@ -86,22 +89,37 @@ def case_list(
     state: Annotated[str | None, typer.Option("--state", help="Only cases in this state.")] = None,
     dept: Annotated[str | None, typer.Option("--dept", help="Only cases seated in this département.")] = None,
     as_json: JsonFlag = False,
+    region: Annotated[str | None, typer.Option("--region", help="Only cases seated in this région (INSEE code, "
+                                                                "e.g. 44).")] = None,
+    size: Annotated[int | None, typer.Option("--size", min=1, max=4, help="Only cases of this size.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Only cases whose name contains this text (any "
+                                                            "case).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=0, help="At most N cases (a page).")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip the first N matching cases.")] = 0,
 ) -> None:
     """The portfolio: one line per case."""
+    from lifecycle.machine import STATES
+    from workflows.read.cases import case_page
+
     if state is not None and state not in STATES:
         fail(f"unknown state {state!r}: expected one of {', '.join(STATES)}")
-    cases = list_cases(unit_of_work(), state=state, departement=dept)
+    page = case_page(unit_of_work(), state=state, departement=dept, region=region, size=size, name=name,
+                     limit=limit, offset=offset)
     if as_json:
-        print_json([c.as_dict() for c in cases])
+        print_json([c.as_dict() for c in page.cases])
         return
-    for c in cases:
+    for c in page.cases:
         typer.echo(f"{c.id:>5}  {c.seat_departement:<3}  {c.state:<26} size {c.size}  {c.name}")
-    typer.echo(f"{len(cases)} case(s)")
+    shown = len(page.cases)
+    typer.echo(f"{shown} case(s)" if shown == page.total else
+               f"{shown} of {page.total} case(s), from #{page.offset + 1}")
 
 
 @case_app.command("verify")
 def case_verify(case_id: Annotated[str, typer.Argument(metavar="CASE")]) -> None:
     """Check the journal's hash chain; exit 1 and name the first tampered row if it is broken."""
+    from workflows.read.cases import verify_journal
+
     problems = verify_journal(unit_of_work(), case_id)
     if problems:
         for problem in problems:
@@ -118,6 +136,8 @@ def deadlines_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Deadlines across the portfolio, by due date."""
+    from workflows.read.cases import list_deadlines
+
     rows = list_deadlines(unit_of_work(), due_before=day(due_before, "--due-before"), status=status)
     if as_json:
         print_json([r.as_dict() for r in rows])
@@ -134,6 +154,8 @@ def sweep_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Fire every due timer once: system events, breaches."""
+    from workflows.services import sweep
+
     config = settings()
     report = sweep(unit_of_work(config), today=day(today, "--today"), mail_domain=config.mail_domain)
     if as_json:

@@ -1,4 +1,9 @@
-"""What every `cpts` command module shares: the --json flag, JSON and CSV output, dates, the database."""
+"""What every `cpts` command module shares: the --json flag, JSON and CSV output, dates, the database.
+
+The command modules are imported for every `cpts` invocation, `--help` included: at module level they import
+only typer and what their signatures name; the application (SQLAlchemy, the domain's tables) is imported by the
+command functions, when they run.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,13 @@ import csv
 import io
 import json
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lifecycle.events import parse_date
-from workflows.persistence.db import open_engine
-from workflows.persistence.unit_of_work import SqlUnitOfWork
-from workflows.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from workflows.persistence.unit_of_work import SqlUnitOfWork
+    from workflows.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (for a spreadsheet).")]
@@ -39,13 +43,22 @@ def fail(message: str) -> None:
 
 def day(value: str | None, what: str) -> date | None:
     """An optional YYYY-MM-DD option (a malformed one is a one-line error naming the option)."""
-    return parse_date(value, what) if value else None
+    if not value:
+        return None
+    from lifecycle.events import parse_date
+
+    return parse_date(value, what)
 
 
 def settings() -> Settings:
+    from workflows.settings import load_settings
+
     return load_settings()
 
 
 def unit_of_work(config: Settings | None = None) -> SqlUnitOfWork:
     """A unit of work on the configured database, which must have its schema."""
+    from workflows.persistence.db import open_engine
+    from workflows.persistence.unit_of_work import SqlUnitOfWork
+
     return SqlUnitOfWork(open_engine((config or settings()).database_url))

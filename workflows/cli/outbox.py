@@ -8,9 +8,10 @@ import typer
 
 from workflows.cli.apps import outbox_app, scheduler_app
 from workflows.cli.common import JsonFlag, print_json, settings, unit_of_work
-from workflows.read.outbox import outbox_entries
-from workflows.services.clock import utc_now
-from workflows.services.outbox import STATUSES, drain, retry, smtp_sender
+
+# `workflows.services.outbox.STATUSES`, for the help text without importing the application (an e2e test checks
+# that they agree).
+STATUSES = ("pending", "sending", "sent", "dead", "unaddressed")
 
 FromOption = Annotated[str | None, typer.Option(
     "--from", help="Sender address (default: the URL's sender=, else suivi-cpts@$CPTS_MAIL_DOMAIN).")]
@@ -23,6 +24,8 @@ def outbox_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Notifications in the outbox, oldest first, with their delivery status."""
+    from workflows.read.outbox import outbox_entries
+
     entries = outbox_entries(unit_of_work(), status=status, limit=limit)
     if as_json:
         print_json([e.as_dict() for e in entries])
@@ -39,6 +42,9 @@ def outbox_retry(
     entry: Annotated[int, typer.Argument(metavar="ID", help="Outbox entry number (`cpts outbox list`).")],
 ) -> None:
     """Put a dead or unaddressed notification back in the queue (sent on the next drain)."""
+    from workflows.services.clock import utc_now
+    from workflows.services.outbox import retry
+
     row = retry(unit_of_work(), entry, utc_now())
     typer.echo(f"outbox entry {row.id} is pending again: {row.subject}")
 
@@ -50,6 +56,8 @@ def outbox_drain(
 ) -> None:
     """Send what is due now, once (for cron-style use); reads CPTS_SMTP_URL."""
     from workflows.scheduler import sender_address, smtp_settings
+    from workflows.services.clock import utc_now
+    from workflows.services.outbox import drain, smtp_sender
 
     config = settings()
     smtp = smtp_settings(config.smtp_url)

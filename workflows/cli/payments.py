@@ -9,7 +9,6 @@ import typer
 
 from workflows.cli.apps import app, case_app
 from workflows.cli.common import CsvFlag, JsonFlag, csv_text, day, print_json, unit_of_work
-from workflows.read.finance import case_payments, forecast, total
 
 
 class GroupBy(StrEnum):
@@ -26,6 +25,8 @@ def payments_command(
     today: Annotated[str | None, typer.Option("--today", help="Statuses as of this date.")] = None,
 ) -> None:
     """The contract's échéancier: every payment line with its due date, amount, status and arithmetic."""
+    from workflows.read.finance import case_payments
+
     lines = case_payments(unit_of_work(), case_id, today=day(today, "--today"))
     if as_json:
         print_json([line.as_dict() for line in lines])
@@ -58,6 +59,8 @@ def forecast_command(
     `committed` counts known amounts (refunds negative); variable lines still awaiting their year's
     assessment are shown apart at full attainment, so `maximum` is the budget ceiling.
     """
+    from workflows.read.finance import forecast, total
+
     groups = forecast(unit_of_work(), year, by=by.value)
     rows = [*groups, total(groups, year)]
     if as_json:

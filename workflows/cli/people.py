@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from workflows.cli.apps import case_app, user_app
 from workflows.cli.common import JsonFlag, print_json, unit_of_work
-from workflows.persistence.tables import User
-from workflows.read.people import list_users
-from workflows.services.people import ROLES, add_user, assign
+
+if TYPE_CHECKING:
+    from workflows.persistence.tables import User
+
+# `workflows.services.people.ROLES`, for the help text without importing the application (an e2e test checks
+# that they agree).
+ROLES = ("ars", "cpam", "legal", "national", "admin")
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -30,6 +34,8 @@ def user_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a user with their role and territory."""
+    from workflows.services.people import add_user
+
     user = add_user(unit_of_work(), name, email, role, scope or [])
     if as_json:
         print_json(user_json(user))
@@ -44,6 +50,8 @@ def user_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Every user, by role."""
+    from workflows.read.people import list_users
+
     users = list_users(unit_of_work(), role=role)
     if as_json:
         print_json([user_json(u) for u in users])
@@ -63,6 +71,8 @@ def case_assign(
     as_json: JsonFlag = False,
 ) -> None:
     """Give a case its binôme (ARS and CPAM referents) and its CPTS contact (not a lifecycle event)."""
+    from workflows.services.people import assign
+
     done = assign(unit_of_work(), case_id, ars_email=ars, cpam_email=cpam, contact_name=contact_name,
                   contact_email=contact_email)
     if as_json:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.rates import rate_4dp
-from workflows.persistence.tables import Case
-from workflows.read.cases import CaseSummary, CaseView
-from workflows.services import ApplyResult, NewEvent
 
-if TYPE_CHECKING:  # the simulator and the demo are imported only by the commands that run them
+if TYPE_CHECKING:  # the application is imported by the commands that run, not by `cpts --help`
+    from workflows.persistence.tables import Case
+    from workflows.read.cases import CaseView
+    from workflows.services import ApplyResult, NewEvent
     from workflows.simulation.demo import DemoSummary
     from workflows.simulation.runner import SimulationResult
 
 
 def case_summary_json(case: Case) -> dict[str, Any]:
+    from workflows.read.cases import CaseSummary
+
     return CaseSummary.of(case).as_dict()
 
 
@@ -62,9 +64,11 @@ def case_text(view: CaseView) -> str:
     return "\n".join(lines)
 
 
-def simulation_text(result: SimulationResult) -> str:
-    """`cpts simulate`: the end state, history, deadlines, payments, how many notifications, rejections."""
-    lines = [f"{result.name}: {result.state} (population {result.population}, size {result.size})", "history:"]
+def simulation_text(result: SimulationResult, *, source: str | None = None) -> str:
+    """`cpts simulate`: the end state, history, deadlines, payments, how many notifications, rejections; headed
+    by `file: <source>` when given (several scenarios at once)."""
+    lines = [f"file: {source}"] if source is not None else []
+    lines += [f"{result.name}: {result.state} (population {result.population}, size {result.size})", "history:"]
     lines += [f"  {h.at.isoformat()}  {h.event:<34} {h.source} → {h.dest}" for h in result.history]
     lines.append("deadlines:")
     lines += [f"  {d.due.isoformat()}  {d.status:<9} {d.key}" + (f" (done {d.met_on.isoformat()})" if d.met_on else "")

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from lifecycle import territory
 from workflows.cli.apps import territory_app
 from workflows.cli.common import JsonFlag, print_json
 
@@ -17,6 +16,8 @@ def territory_size(
     as_json: JsonFlag = False,
 ) -> None:
     """Population, size (1–4), départements and régions of a set of communes."""
+    from lifecycle import territory
+
     summary = territory.summarise(codes)
     if as_json:
         print_json(summary.as_dict())

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
 from workflows.persistence.errors import DatabaseNotReady
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 IN_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
 
@@ -56,6 +58,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # only `cpts db init` and the tests migrate: alembic is not loaded otherwise
+
     config = Config()
     script_location = Path(str(resources.files("workflows.persistence.migrations")))
     config.set_main_option("script_location", str(script_location))
@@ -65,6 +69,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), "head")
 
 

@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, or_, update
+from sqlalchemy import Update, any_, bindparam, func, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from workflows.persistence.errors import UnknownCase
-from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow, PaymentRow, User
+from workflows.persistence.tables import Case, CaseCommune, DeadlineRow, JournalRow, OutboxRow, PaymentRow, User
 
 
 def case_key(case_id: int | str) -> int:
@@ -176,6 +176,10 @@ class SqlCaseRepository(CaseRepository):
         self.session.add(case)
         self.session.flush()
         self.session.refresh(case)
+        # The commune index of the overlap check, written with the case (its communes never change after).
+        rows = [{"case_id": case.id, "commune": code} for code in sorted(set(json.loads(case.communes)))]
+        if rows:
+            self.session.connection().execute(CaseCommune.__table__.insert(), rows)
         return case
 
     def due_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
@@ -186,10 +190,19 @@ class SqlCaseRepository(CaseRepository):
         return sorted(self.session.exec(query))
 
     def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
-        wanted = set(communes)
-        candidates = self.session.exec(select(Case).where(Case.id != besides, col(Case.state).in_(list(states)))
-                                       .order_by(Case.id))
-        return [c for c in candidates if wanted & set(json.loads(c.communes))]
+        if not communes or not states:
+            return []
+        # Through the commune index (ix_case_communes_commune), each case once: no scan of the portfolio.
+        claiming = (select(CaseCommune.case_id).where(col(CaseCommune.commune).in_(sorted(set(communes))))
+                    .distinct())
+        if self.session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL over-estimates how many cases share a commune and would rather scan every case in
+            # `states`; given the ids as an array, it reads them by primary key.
+            among = col(Case.id) == any_(func.array(claiming.scalar_subquery()))
+        else:
+            among = col(Case.id).in_(claiming)
+        return list(self.session.exec(
+            select(Case).where(among, Case.id != besides, col(Case.state).in_(list(states))).order_by(Case.id)))
 
     def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
         statement = _versioned_update(tuple(values))

@@ -35,6 +35,20 @@ class Case(SQLModel, table=True):
     updated_at: datetime
 
 
+class CaseCommune(SQLModel, table=True):
+    """A commune of a case's territory, one row each: what the overlap check looks up by commune.
+
+    A copy of `cases.communes` (the truth), written with the case; a case's communes never change after it is
+    created. The index on (commune, case_id) answers "which cases claim one of these communes" without a scan.
+    """
+
+    __tablename__ = "case_communes"
+    __table_args__ = (Index("ix_case_communes_commune", "commune", "case_id"),)
+
+    case_id: int = Field(foreign_key="cases.id", primary_key=True)
+    commune: str = Field(primary_key=True)
+
+
 class JournalRow(SQLModel, table=True):
     """An event as recorded: never updated, never deleted; each row carries the previous row's hash."""
 
@@ -60,7 +74,8 @@ class DeadlineRow(SQLModel, table=True):
     __tablename__ = "deadlines"
     __table_args__ = (
         UniqueConstraint("case_id", "ident", name="uq_deadline_case_ident"),
-        Index("ix_deadlines_status_due", "status", "due"),
+        # By status and due date (the sweep, `deadlines_due`), covering the columns a "due soon" list shows.
+        Index("ix_deadlines_status_due", "status", "due", "case_id", "key", "ident", "kind", "recipients", "label"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,7 +96,8 @@ class PaymentRow(SQLModel, table=True):
     """A line of the contract's échéancier as of the last refresh (SPEC §7); `forecast` sums these."""
 
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_due", "due"),)
+    # By due date, covering what `forecast` sums: a year's lines are read from the index alone.
+    __table_args__ = (Index("ix_payments_due_forecast", "due", "status", "component", "case_id", "amount", "ceiling"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

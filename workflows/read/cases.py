@@ -7,17 +7,19 @@ journal (the projection is the truth for explanations and payments); lists read 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from lifecycle import territory
 from lifecycle.deadlines import STATUSES, Deadline
 from lifecycle.errors import EventRejected
 from lifecycle.indicators import YearIndicators, indicator_tracking
-from lifecycle.machine import TERRITORY_CLAIMING
+from lifecycle.machine import STATES, TERRITORY_CLAIMING
 from lifecycle.payments import PaymentLine
 from lifecycle.projection import HistoryItem, SystemEvent
 from lifecycle.rates import rate_4dp
@@ -176,16 +178,91 @@ def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = No
         )
 
 
-def list_cases(uow: SqlUnitOfWork, *, state: str | None = None,
-               departement: str | None = None) -> list[CaseSummary]:
-    """The portfolio, by case number, optionally of one state or one seat département."""
-    query = select(Case).order_by(Case.id)
-    if state:
-        query = query.where(Case.state == state)
-    if departement:
-        query = query.where(Case.seat_departement == territory.departement(departement).code)
+Several = str | Sequence[str] | None  # one value, several (any of them), or None (no filter)
+
+
+@dataclass(frozen=True)
+class CasePage:
+    """One page of the portfolio, by case number.
+
+    Attributes:
+        cases: the cases of this page.
+        total: how many cases match the filters, over all pages.
+        limit, offset: the page asked for (`limit` None: every matching case from `offset` on).
+    """
+
+    cases: tuple[CaseSummary, ...]
+    total: int
+    limit: int | None
+    offset: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "limit": self.limit, "offset": self.offset,
+                "cases": [c.as_dict() for c in self.cases]}
+
+
+def list_cases(uow: SqlUnitOfWork, *, state: Several = None, departement: Several = None, region: Several = None,
+               size: int | Sequence[int] | None = None, name: str | None = None, limit: int | None = None,
+               offset: int = 0) -> list[CaseSummary]:
+    """The portfolio, by case number: the cases in one of `state`, seated in one of `departement` or `region`,
+    of one of `size`, whose name contains `name` (any case), from `offset`, at most `limit` of them."""
+    query = _paged(select(Case).where(*_case_filters(state, departement, region, size, name)), limit, offset)
     with uow:
         return [CaseSummary.of(c) for c in uow.session.exec(query)]
+
+
+def case_page(uow: SqlUnitOfWork, *, state: Several = None, departement: Several = None, region: Several = None,
+              size: int | Sequence[int] | None = None, name: str | None = None, limit: int | None = 50,
+              offset: int = 0) -> CasePage:
+    """A page of `list_cases` (same filters) with the number of matching cases, in one transaction."""
+    filters = _case_filters(state, departement, region, size, name)
+    with uow:
+        cases = [CaseSummary.of(c) for c in uow.session.exec(_paged(select(Case).where(*filters), limit, offset))]
+        if (cases or not offset) and (limit is None or len(cases) < limit):
+            total = offset + len(cases)  # the last page: no need to count
+        else:
+            total = uow.session.exec(select(func.count()).select_from(Case).where(*filters)).one()
+    return CasePage(tuple(cases), total, limit, offset)
+
+
+def _case_filters(state: Several, departement: Several, region: Several, size: int | Sequence[int] | None,
+                  name: str | None) -> list[Any]:
+    """WHERE clauses of a portfolio query; unknown states, départements, régions or sizes are refused."""
+    filters: list[Any] = []
+    if states := _several(state):
+        unknown = [s for s in states if s not in STATES]
+        if unknown:
+            raise EventRejected(f"unknown state {unknown[0]!r}: expected one of {', '.join(STATES)}")
+        filters.append(col(Case.state).in_(states))
+    if departements := _several(departement):
+        filters.append(col(Case.seat_departement).in_([territory.departement(d).code for d in departements]))
+    if regions := _several(region):
+        filters.append(col(Case.region).in_([territory.region(r).code for r in regions]))
+    if size is not None:
+        sizes = [size] if isinstance(size, int) else list(size)
+        if any(isinstance(s, bool) or s not in (1, 2, 3, 4) for s in sizes):
+            raise EventRejected(f"unknown size in {sizes}: a CPTS is of size 1, 2, 3 or 4")
+        filters.append(col(Case.size).in_(sizes))
+    if name and name.strip():
+        # Case-insensitive substring; % and _ typed by a user are literal characters, not wildcards.
+        escaped = name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        filters.append(col(Case.name).ilike(f"%{escaped}%", escape="\\"))
+    return filters
+
+
+def _several(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _paged(query: Any, limit: int | None, offset: int) -> Any:
+    if (limit is not None and limit < 0) or offset < 0:
+        raise EventRejected("a page needs a limit and an offset of 0 or more")
+    query = query.order_by(Case.id)
+    if offset:
+        query = query.offset(offset)
+    return query if limit is None else query.limit(limit)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import BigInteger, case, cast, distinct, func
 from sqlmodel import col, select
 
 from lifecycle import territory
@@ -29,15 +30,26 @@ def case_payments(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None 
         return list(projection.payments.lines) if projection.payments else []
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForecastGroup:
+    """A row of the budget forecast: what the funders pay in a year for one région, département or component.
+
+    Attributes:
+        key, label: the group's code (région, département, component) and its name.
+        committed: known amounts, refunds counted negative.
+        awaiting_ceiling: variable lines still awaiting their assessment, at full attainment.
+        paid: the part of `committed` already paid.
+        lines: payment lines counted (cancelled ones are left out).
+        cases: how many cases these lines belong to.
+    """
+
     key: str
     label: str
-    committed: Decimal = ZERO  # known amounts (refunds counted negative)
-    awaiting_ceiling: Decimal = ZERO  # variable lines awaiting assessment, at full attainment
+    committed: Decimal = ZERO
+    awaiting_ceiling: Decimal = ZERO
     paid: Decimal = ZERO
     lines: int = 0
-    cases: set[int] = field(default_factory=set)
+    cases: int = 0
 
     @property
     def maximum(self) -> Decimal:
@@ -46,41 +58,66 @@ class ForecastGroup:
     def as_dict(self) -> dict[str, Any]:
         return {"group": self.key, "label": self.label, "committed": str(self.committed),
                 "awaiting_assessment_max": str(self.awaiting_ceiling), "maximum": str(self.maximum),
-                "already_paid": str(self.paid), "lines": self.lines, "cases": len(self.cases)}
+                "already_paid": str(self.paid), "lines": self.lines, "cases": self.cases}
 
 
-def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> list[ForecastGroup]:
+class Forecast(list[ForecastGroup]):
+    """The groups of a forecast, by key, and `total`: their sums, each case counted once."""
+
+    def __init__(self, groups: list[ForecastGroup], total: ForecastGroup) -> None:
+        super().__init__(groups)
+        self.total = total
+
+
+def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> Forecast:
     """What the funders will pay in calendar `year`, from every contract's échéancier, grouped `by`.
 
     Cancelled lines are left out; variable lines still awaiting assessment count at full attainment in a
-    column of their own, so the budget shows both what is certain and the ceiling.
+    column of their own, so the budget shows both what is certain and the ceiling. Summed by the database in
+    whole cents (exact on SQLite too, whose SUM of a NUMERIC column is a float).
     """
     if by not in FORECAST_GROUPS:
         raise EventRejected(f"unknown grouping {by!r}: expected one of {', '.join(FORECAST_GROUPS)}")
     if not 2019 <= year <= 2100:
         raise EventRejected(f"year {year} is out of range: expected a year such as 2026")
-    groups: dict[str, ForecastGroup] = {}
+    in_year = (col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31),
+               PaymentRow.status != "cancelled")
+    amount, ceiling = _cents(PaymentRow.amount), _cents(PaymentRow.ceiling)
+    signed = case((PaymentRow.component == "refund", -amount), else_=amount)
+    known = col(PaymentRow.amount).is_not(None)
+    sums = (func.sum(case((known, signed), else_=0)).label("committed"),
+            func.sum(case((known, 0), else_=func.coalesce(ceiling, 0))).label("awaiting"),
+            func.sum(case((known & (PaymentRow.status == "paid"), signed), else_=0)).label("paid"),
+            func.count().label("lines"))
+    if by == "component":
+        query = (select(PaymentRow.component, *sums, func.count(distinct(PaymentRow.case_id)))
+                 .where(*in_year).group_by(PaymentRow.component))
+    else:
+        # Per case first, then per seat: the cases table is read once per case rather than once per line, and
+        # a case, having one seat, is counted once without a COUNT(DISTINCT).
+        per_case = select(PaymentRow.case_id, *sums).where(*in_year).group_by(PaymentRow.case_id).subquery()
+        key = Case.region if by == "region" else Case.seat_departement
+        query = (select(key, func.sum(per_case.c.committed), func.sum(per_case.c.awaiting),
+                        func.sum(per_case.c.paid), func.sum(per_case.c.lines), func.count())
+                 .select_from(per_case).join(Case, col(Case.id) == per_case.c.case_id).group_by(key))
     with uow:
-        rows = uow.session.exec(
-            select(PaymentRow, Case).join(Case, col(Case.id) == PaymentRow.case_id)
-            .where(col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31))
-            .where(PaymentRow.status != "cancelled")
-            .order_by(PaymentRow.due)
-        ).all()
+        rows = uow.session.exec(query).all()
+        # A case has lines of several components: the total's count of cases is then a query of its own.
+        cases = (uow.session.exec(select(func.count(distinct(PaymentRow.case_id))).where(*in_year)).one()
+                 if by == "component" else sum(row[5] for row in rows))
     names = _group_names(by)
-    for payment, case in rows:
-        key = {"region": case.region, "departement": case.seat_departement, "component": payment.component}[by]
-        group = groups.setdefault(key, ForecastGroup(key, names(key)))
-        sign = -1 if payment.component == "refund" else 1
-        group.lines += 1
-        group.cases.add(case.id)
-        if payment.amount is None:
-            group.awaiting_ceiling += payment.ceiling or ZERO
-        else:
-            group.committed += sign * payment.amount
-            if payment.status == "paid":
-                group.paid += sign * payment.amount
-    return [groups[k] for k in sorted(groups)]
+    groups = sorted((ForecastGroup(k, names(k), _euros(committed), _euros(awaiting), _euros(paid), int(lines), n)
+                     for k, committed, awaiting, paid, lines, n in rows), key=lambda g: g.key)
+    return Forecast(groups, _summed(groups, year, cases))
+
+
+def _cents(column: Any) -> Any:
+    """An amount in whole cents, as an integer (no float reaches a sum)."""
+    return cast(func.round(column * 100), BigInteger)
+
+
+def _euros(cents: int | Decimal | None) -> Decimal:
+    return Decimal(int(cents or 0)).scaleb(-2)
 
 
 def _group_names(by: str):  # type: ignore[no-untyped-def]
@@ -92,11 +129,13 @@ def _group_names(by: str):  # type: ignore[no-untyped-def]
 
 
 def total(groups: list[ForecastGroup], year: int) -> ForecastGroup:
-    overall = ForecastGroup("total", f"all groups, {year}")
-    for g in groups:
-        overall.committed += g.committed
-        overall.awaiting_ceiling += g.awaiting_ceiling
-        overall.paid += g.paid
-        overall.lines += g.lines
-        overall.cases |= g.cases
-    return overall
+    """The sums of `groups` (a `Forecast` counts each case once; other lists add up the groups' counts)."""
+    if isinstance(groups, Forecast):
+        return groups.total
+    return _summed(groups, year, sum(g.cases for g in groups))
+
+
+def _summed(groups: list[ForecastGroup], year: int, cases: int) -> ForecastGroup:
+    return ForecastGroup("total", f"all groups, {year}", committed=sum((g.committed for g in groups), ZERO),
+                         awaiting_ceiling=sum((g.awaiting_ceiling for g in groups), ZERO),
+                         paid=sum((g.paid for g in groups), ZERO), lines=sum(g.lines for g in groups), cases=cases)

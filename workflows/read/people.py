@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -23,13 +24,19 @@ def list_users(uow: SqlUnitOfWork, *, role: str | None = None) -> list[User]:
 def followed_case_ids(uow: SqlUnitOfWork, user: User) -> list[int] | None:
     """The cases a user follows: the ones they are referent of (ARS, CPAM), those in a legal officer's scope;
     None (every case) for national staff and administrators."""
-    if user.role == "ars":
-        query = select(Case.id).where(Case.ars_referent_id == user.id)
-    elif user.role == "cpam":
-        query = select(Case.id).where(Case.cpam_referent_id == user.id)
-    elif user.role == "legal" and json.loads(user.scope):
-        query = select(Case.id).where(col(Case.seat_departement).in_(json.loads(user.scope)))
-    else:
+    condition = followed_cases(user)
+    if condition is None:
         return None
     with uow:
-        return list(uow.session.exec(query.order_by(Case.id)))
+        return list(uow.session.exec(select(Case.id).where(condition).order_by(Case.id)))
+
+
+def followed_cases(user: User) -> Any:
+    """The condition on `cases` of the cases a user follows (see `followed_case_ids`); None for every case."""
+    if user.role == "ars":
+        return Case.ars_referent_id == user.id
+    if user.role == "cpam":
+        return Case.cpam_referent_id == user.id
+    if user.role == "legal" and json.loads(user.scope):
+        return col(Case.seat_departement).in_(json.loads(user.scope))
+    return None
