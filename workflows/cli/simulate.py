@@ -1,32 +1,108 @@
-"""`cpts simulate` (a scenario on a virtual clock, SPEC §11) and `cpts demo` (the demo portfolio)."""
+"""`cpts simulate` (scenarios on a virtual clock, SPEC §11) and `cpts demo` (the demo portfolio)."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from workflows.cli import render
 from workflows.cli.apps import app
-from workflows.cli.common import JsonFlag, day, print_json
+from workflows.cli.common import JsonFlag, day, fail, print_json
+
+if TYPE_CHECKING:  # the simulator is imported only by the commands that run it
+    from workflows.simulation.runner import SimulationResult
+
+SPOOL_IN_MEMORY = 16 * 1024 * 1024  # bytes of output kept in memory before spilling to a temporary file
 
 
 @app.command("simulate")
 def simulate_command(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="Scenario JSON (SPEC §11).")],
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="FILE|DIR", help="Scenario JSON (SPEC §11), or a directory of them (every *.json inside, sorted).")],
     as_json: JsonFlag = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for several scenarios.")] = 1,
+    engine: Annotated[Literal["fast", "production"], typer.Option(
+        "--engine",
+        help="fast: without a database; production: the use cases on an in-memory SQLite database, day by day. "
+             "Both give the same outcome.")] = "fast",
 ) -> None:
-    """Replay a scenario on a virtual clock, day by day, and print the outcome."""
-    from workflows.simulation.runner import run_scenario
+    """Replay scenarios on a virtual clock, day by day, and print their outcomes.
+
+    Several scenarios or a directory: a text block each, or with --json one JSON line each, naming its file.
+    A scenario that cannot be loaded or run stops the command with one line naming it.
+    """
+    from workflows.simulation.batch import Engine, run, run_files, scenario_files
     from workflows.simulation.scenario import load_scenario
 
-    result = run_scenario(load_scenario(file))
-    if as_json:
-        print_json(result.as_dict())
+    chosen = Engine(engine)
+    if len(paths) == 1 and not paths[0].is_dir():
+        result = run(load_scenario(paths[0]), chosen)
+        if as_json:
+            print_json(result.as_dict())
+            return
+        typer.echo(render.simulation_text(result))
         return
-    typer.echo(render.simulation_text(result))
+    files = scenario_files(paths)
+    separator = "\n" if as_json else "\n\n"
+    # Nothing is printed unless every scenario ran: the outcomes wait in a spool (memory, then a file).
+    with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, mode="w+", encoding="utf-8") as spool:
+        outcomes = run_files(files, render=json_line if as_json else text_block, engine=chosen, jobs=jobs)
+        error = None
+        with closing(outcomes), _progress(len(files)) as advance:
+            for i, outcome in enumerate(outcomes):
+                if outcome.error is not None:
+                    error = outcome.error  # closing the outcomes cancels the scenarios not yet started
+                    break
+                spool.write(separator if i else "")
+                spool.write(outcome.output or "")
+                advance()
+        if error is not None:
+            fail(error)
+        spool.seek(0)
+        while chunk := spool.read(1 << 20):
+            typer.echo(chunk, nl=False)
+    typer.echo("")
+
+
+def json_line(path: Path, result: SimulationResult) -> str:
+    """A scenario's outcome as one compact JSON line: "file", then the SPEC §11 keys."""
+    return json.dumps({"file": str(path), **result.as_dict()}, ensure_ascii=False, separators=(",", ":"))
+
+
+def text_block(path: Path, result: SimulationResult) -> str:
+    """A scenario's outcome as text, headed by its file."""
+    return render.simulation_text(result, source=str(path))
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (drawn on a terminal only, and erased at the end); yields `advance`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # No refresh thread (worker processes may be forked meanwhile): redraw at most ten times a second.
+    console = Console(stderr=True)
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, auto_refresh=False, disable=not console.is_terminal) as progress:
+        task = progress.add_task("simulating", total=total)
+        drawn = 0.0
+
+        def advance() -> None:
+            nonlocal drawn
+            progress.advance(task)
+            if time.monotonic() - drawn >= 0.1:
+                progress.refresh()
+                drawn = time.monotonic()
+
+        yield advance
 
 
 @app.command("demo")

@@ -1,0 +1,397 @@
+"""The fast simulator: the `SimulationResult` of `run_scenario`, computed without a database (issue 9).
+
+`run_scenario` drives the use cases day by day on an in-memory SQLite database; this module performs the
+same steps on plain values and gives the same result (tests/integration/test_simulation_batch.py compares
+them). It visits only the days on which something can happen: the days of the scenario's events, and the
+days the case's `wake_on` (workflows.persistence.projection_writer) says the sweep has work. On those days:
+
+- the sweep (workflows.services.sweep.sweep_case): due timers are journaled, dated their window's last day,
+  the notices `notices_due` owes are enqueued once per outbox key, and the case row (population, size,
+  `wake_on`, deadline statuses) is written under the same condition;
+- each event (workflows.services.cases._apply): `validate_data`, the future-date check, `_check_void`, then
+  `_check_replay` on the projections before and after, with the same messages.
+
+Instead of replaying the whole journal for every projection (2 to 4 per visited day), one replay is kept
+open and moved forward: the journal is replayed in business-date order, a scenario's events come in date
+order, and firing the timers due before day D and then before a later day E is the same as firing those due
+before E at once. A timer the sweep fires is journaled at the moment it fires, so the replay goes on as if
+it had read the row the sweep wrote. Whatever does not fit that forward motion (a voiding, a refused event,
+timers fired by an event's own replay, a population changed by the case row) is replayed afresh from the
+journal, as production would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from types import TracebackType
+
+from lifecycle import territory
+from lifecycle.deadlines import Deadline, OpenDeadline
+from lifecycle.errors import DomainError, EventRejected
+from lifecycle.events import JournalEntry, parse_date, validate_data
+from lifecycle.machine import LifecycleModel, attached
+from lifecycle.projection import NewEventCheck, Projection, SystemEvent, _Replay, project
+from lifecycle.reminders import notices_due
+from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+from workflows.persistence.journal import canonical_json
+from workflows.persistence.projection_writer import wake_on
+from workflows.read.cases import SimulatedNotification
+from workflows.services.cases import SYSTEM_ACTOR, _check_replay, _check_void
+from workflows.simulation.runner import SIMULATION_ACTOR, Rejected, SimulationResult, virtual_now
+from workflows.simulation.scenario import Scenario, ScenarioEvent
+
+TimerJournal = Callable[[str, date, str], JournalEntry]
+
+
+class _SweepingReplay(_Replay):
+    """A replay whose timers, while `journal_timer` is set, are written to the journal as they fire.
+
+    That is what the sweep does (it writes every due timer, then replays once more): the replay goes on with
+    the event as journaled — its sequence number in the history, the entry among the accepted ones.
+    """
+
+    journal_timer: TimerJournal | None = None
+    on_journaled: Callable[[JournalEntry], None] | None = None
+
+    def _system_event(self, event_type: str, at: date, deadline: OpenDeadline) -> None:
+        if self.journal_timer is None or (event_type, at) in self.journaled_system:
+            super()._system_event(event_type, at, deadline)
+            return
+        entry = self.journal_timer(event_type, at, deadline.ident)
+        self.journaled_system[(event_type, at)] = entry
+        refused = len(self.rejected)
+        super()._system_event(event_type, at, deadline)
+        if len(self.rejected) > refused and self.rejected[-1].seq == entry.seq:
+            # The machine refused it: the sweep never saw it as due, wrote nothing, and its replay says so.
+            self.rejected[-1] = replace(self.rejected[-1], seq=None)
+        elif self.on_journaled is not None:
+            self.on_journaled(entry)
+
+
+class LiveReplay:
+    """A case's replay kept open across the simulated days: `advance` to a day, `record` an event, and read
+    the `projection` a full replay of the same journal as of that day would give (lifecycle.projection).
+
+    Its model stays attached to the shared machine until `close` (or the end of a `with` block).
+    """
+
+    def __init__(self, journal: Sequence[JournalEntry], rules: Ruleset, today: date, *, departement: str,
+                 population: int, check: NewEventCheck | None = None) -> None:
+        self.run = _SweepingReplay(journal, rules, today, departement, population, check)
+        self._attachment: AbstractContextManager[LifecycleModel] | None = attached(self.run.model)
+        self._attachment.__enter__()
+        # The deadlines as last frozen (parallel to the replay's) and which of them were still open then.
+        self._frozen: list[Deadline] = []
+        self._open: list[int] = []
+        try:
+            for entry in self.run.user_entries:
+                self.run._fire_timers(before=entry.at)
+                self.run._apply(entry)
+            self.run._fire_timers(before=today)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self.run.check = None
+
+    def __enter__(self) -> LiveReplay:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Detach the model from the shared machine (idempotent)."""
+        if self._attachment is not None:
+            self._attachment.__exit__(None, None, None)
+            self._attachment = None
+
+    @property
+    def due_system(self) -> list[SystemEvent]:
+        """Timers fired by the replay but not journaled (the sweep writes them)."""
+        return self.run.due_system
+
+    def advance(self, today: date, *, journal_timer: TimerJournal | None = None,
+                on_journaled: Callable[[JournalEntry], None] | None = None) -> None:
+        """Move to `today` (the same day or a later one), firing the timers due before it; with `journal_timer`,
+        each one fired is journaled as it fires (`journal_timer` gives the entry, `on_journaled` is told when
+        the machine accepted it)."""
+        run = self.run
+        if today < run.today:
+            raise ValueError(f"the replay is at {run.today.isoformat()}: it cannot go back to {today.isoformat()}")
+        if today == run.today:
+            return  # the timers due before today have fired (at construction, or by the last advance or record)
+        run.today = today
+        run.journal_timer, run.on_journaled = journal_timer, on_journaled
+        try:
+            run._fire_timers(before=today)
+        finally:
+            run.journal_timer, run.on_journaled = None, None
+
+    def record(self, entry: JournalEntry, check: NewEventCheck | None = None) -> None:
+        """Replay one more user event, dated on the current day (the timers due before it have fired), then the
+        timers it makes due before today (a deadline it opens may already be past)."""
+        run = self.run
+        if entry.at != run.today:
+            raise ValueError(f"record {entry.type} of {entry.at.isoformat()} on its day: the replay is at "
+                             f"{run.today.isoformat()}")
+        run.check = check
+        try:
+            run._apply(entry)
+            run._fire_timers(before=run.today)
+        finally:
+            run.check = None
+
+    def projection(self, *, with_payments: bool = False) -> Projection:
+        """The projection as of the current day (what `lifecycle.projection.project` returns for it)."""
+        run = self.run
+        payments = run.schedule_payments(run.accepted) if with_payments else None
+        return Projection(
+            state=run.model.state,
+            history=tuple(run.history),
+            deadlines=self._deadlines(run.today),
+            due_system_events=tuple(run.due_system),
+            superseded=tuple(sorted(e.seq for e in run.journaled_system.values())),
+            rejected=tuple(run.rejected),
+            accepted=tuple(run.accepted),
+            voided=dict(run.voided),
+            population=run.population,
+            contract_signed_on=run.facts.contract_signed_on,
+            contract_missions=run.facts.contract_missions,
+            termination_effective_on=run.termination_effective_on,
+            payments=payments,
+            today=run.today,
+        )
+
+    def _deadlines(self, today: date) -> tuple[Deadline, ...]:
+        # The replay only appends deadlines, and changes a deadline only while it is open (completes, cancels
+        # or closes it): a closed deadline's frozen form is final. So only the new deadlines and those open at
+        # the last freeze are looked at; an open one is frozen again when its status (pending or breached as
+        # of `today`, or closed since) changed: nothing else of it can have changed.
+        deadlines, frozen, still_open = self.run.deadlines, self._frozen, []
+        for i in self._open:
+            deadline = deadlines[i]
+            if deadline.status(today) != frozen[i].status:
+                frozen[i] = deadline.freeze(today)
+            if deadline.is_open:
+                still_open.append(i)
+        for i in range(len(frozen), len(deadlines)):
+            frozen.append(deadlines[i].freeze(today))
+            if deadlines[i].is_open:
+                still_open.append(i)
+        self._open = still_open
+        return tuple(frozen)
+
+
+@dataclass
+class _CaseRow:
+    """What the simulation keeps of the `cases` row and of the case's deadline rows (`write_projection`)."""
+
+    name: str
+    departement: str
+    population: int
+    size: int
+    wake_on: date | None = None
+    statuses: dict[str, str] = field(default_factory=dict)
+
+
+class _Simulation:
+    """One scenario's world: the case row, its journal, its outbox, and the live replay."""
+
+    def __init__(self, scenario: Scenario, start: date) -> None:
+        self.rules = load_ruleset(ruleset_id=DEFAULT_RULESET)
+        self.case = _new_case(scenario, self.rules)
+        self.journal: list[JournalEntry] = []
+        self.outbox: set[tuple[str, date, str, int]] = set()
+        self.notifications: list[tuple[date, int, SimulatedNotification]] = []
+        self.rejected: list[Rejected] = []
+        self.live = self._replay(start)
+
+    def _replay(self, today: date) -> LiveReplay:
+        return LiveReplay(self.journal, self.rules, today, departement=self.case.departement,
+                          population=self.case.population)
+
+    def _rebuild(self, today: date) -> None:
+        """Replay the journal afresh as of `today` (what production does for every projection)."""
+        self.live.close()
+        self.live = self._replay(today)
+
+    def close(self) -> None:
+        self.live.close()
+
+    # ----------------------------------------------------------------------------------------- the sweep
+    def sweep(self, today: date) -> None:
+        """`sweep_case` for one day: journal the due timers, enqueue the notices owed, refresh the row."""
+        now = virtual_now(today)
+        fired: list[JournalEntry] = []
+
+        def timer_entry(event_type: str, at: date, deadline: str) -> JournalEntry:
+            return JournalEntry(seq=len(self.journal) + 1, type=event_type, at=at, data={}, actor=SYSTEM_ACTOR,
+                                evidence=f"timer {deadline}", recorded_at=now)
+
+        def journaled(entry: JournalEntry) -> None:
+            self.journal.append(entry)
+            fired.append(entry)
+
+        if self.live.due_system:
+            # Timers an event's replay fired are due, unwritten: the sweep writes them with those firing now,
+            # in firing order, then replays the journal once more.
+            self.live.advance(today)
+            for due in self.live.due_system:
+                journaled(timer_entry(due.type, due.at, due.deadline))
+            self._rebuild(today)
+        else:
+            self.live.advance(today, journal_timer=timer_entry, on_journaled=journaled)
+        projection = self.live.projection()
+        self._enqueue(projection, today)
+        # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
+        next_day = today + timedelta(days=1)
+        old = self.case.statuses
+        changed = bool(fired) or any(old.get(d.ident) != d.status for d in projection.deadlines)
+        wake = wake_on(projection, self.rules, notices_from=next_day)
+        if changed or self.case.wake_on != wake:
+            self._write(projection, wake, today)
+
+    def _enqueue(self, projection: Projection, today: date) -> None:
+        """`enqueue_notices`: a notice whose outbox key (deadline, due date, kind, offset) is new is written."""
+        for due in notices_due(projection, self.rules, today):
+            d = due.deadline
+            key = (d.ident, d.due, due.kind, due.offset_days)
+            if key in self.outbox:
+                continue
+            self.outbox.add(key)
+            self.notifications.append(
+                (due.send_on, len(self.notifications), SimulatedNotification(d.key, due.kind, due.send_on, due.roles))
+            )
+
+    def _write(self, projection: Projection, wake: date | None, today: date) -> None:
+        """`write_projection`: the row's population, size and wake-up, and the deadline rows' statuses."""
+        case = self.case
+        population_changed = projection.population != case.population
+        case.population, case.size = projection.population, self.rules.size_for(projection.population)
+        case.wake_on = wake
+        case.statuses = {d.ident: d.status for d in projection.deadlines}
+        if population_changed:
+            # Every later projection starts from the row's population: replay with it.
+            self._rebuild(today)
+
+    # ----------------------------------------------------------------------------------------- an event
+    def apply(self, today: date, event: ScenarioEvent) -> None:
+        """`apply` of one scenario event on its day; a DomainError is a rejection, and nothing is written."""
+        try:
+            entry, after = self._try(today, event)
+        except DomainError as exc:
+            self.rejected.append(Rejected(event.at, event.type, str(exc)))
+            return
+        self.journal.append(entry)
+        self._write(after, wake_on(after, self.rules, notices_from=today), today)
+
+    def _try(self, today: date, event: ScenarioEvent) -> tuple[JournalEntry, Projection]:
+        data = validate_data(event.type, event.data, allow_system=False)
+        at = parse_date(event.at, "event date")
+        if at > today:
+            raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
+                                f"{today.isoformat()} at the seat): record events on or after the day they happen")
+        if event.type == "event_voided":
+            _check_void(self.journal, data["seq"])
+        seq, recorded_at = len(self.journal) + 1, virtual_now(today)
+        new_entry = JournalEntry(seq=seq, type=event.type, at=at, data=data, actor=SIMULATION_ACTOR,
+                                 evidence=event.evidence, recorded_at=recorded_at)
+        # The entry as the journal gives it back to later replays (canonical JSON, keys sorted).
+        stored = JournalEntry(seq=seq, type=event.type, at=at, data=json.loads(canonical_json(data)),
+                              actor=SIMULATION_ACTOR, evidence=event.evidence, recorded_at=recorded_at)
+        # The only case in the simulated database: no other CPTS can overlap its territory.
+        check = NewEventCheck(seq, []) if event.type == "health_project_validated" else None
+        if event.type == "event_voided" or at != today:
+            # Not a step forward (a voiding rewrites the past): replay the journal with the entry, as production.
+            self.live.advance(today)
+            before = self.live.projection()
+            candidate = LiveReplay([*self.journal, stored], self.rules, today, departement=self.case.departement,
+                                   population=self.case.population, check=check)
+            try:
+                after = candidate.projection()
+                _check_replay(before, after, new_entry)
+            except BaseException:
+                candidate.close()
+                raise
+            self.live.close()
+            self.live = candidate
+            return stored, after
+        try:
+            self.live.advance(today)  # the journal as it stands, as of today: production's `before`
+            refusals = len(self.live.run.rejected)
+            self.live.record(stored, check)
+            after = self.live.projection()
+            if len(after.rejected) > refusals:
+                # Something was refused (the event, or a timer after it): production's comparison needs the
+                # projection before the event, which the replay has gone past: replay the journal for it.
+                before = project(self.journal, self.rules, today, departement=self.case.departement,
+                                 population=self.case.population, with_payments=False)
+                _check_replay(before, after, new_entry)
+            # Otherwise the refusals are those of before the event, and _check_replay has nothing to find.
+        except DomainError:
+            self._rebuild(today)  # the replay went on with the refused event: back to the journal as it is
+            raise
+        return stored, after
+
+    # ----------------------------------------------------------------------------------------- the end
+    def result(self, until: date) -> SimulationResult:
+        """`case_view` as of `until` and `case_notifications`, as `run_scenario` assembles them."""
+        self.live.advance(until)
+        view = self.live.projection(with_payments=True)
+        notifications = [n for _, _, n in sorted(self.notifications, key=lambda item: (item[0], item[1]))]
+        return SimulationResult(
+            name=self.case.name, state=view.state, population=self.case.population, size=self.case.size,
+            history=view.history, deadlines=view.deadlines,
+            payments=view.payments.lines if view.payments is not None else (),
+            notifications=tuple(notifications), rejected=tuple(self.rejected),
+        )
+
+
+def _new_case(scenario: Scenario, rules: Ruleset) -> _CaseRow:
+    """The case row `create_case` registers for the scenario, or the DomainError it raises (same checks)."""
+    name = scenario.name.strip()
+    if not name:
+        raise EventRejected("a case needs a name, e.g. --name \"CPTS du Pays Messin\"")
+    departement = territory.departement(scenario.seat_departement).code
+    territory.region_of(departement)
+    codes = [c.code for c in territory.communes(scenario.communes)] if scenario.communes else []
+    if not codes and scenario.population is None:
+        raise EventRejected("a case needs a territory: --communes INSEE… or --population N")
+    summary = territory.summarise(codes, declared_population=scenario.population, ruleset=rules)
+    return _CaseRow(name, departement, summary.population, summary.size)
+
+
+def simulate(scenario: Scenario) -> SimulationResult:
+    """The scenario's outcome, equal to `run_scenario(scenario)`, computed without a database."""
+    start = scenario.events[0].at if scenario.events else scenario.until
+    by_day: dict[date, list[ScenarioEvent]] = {}
+    for event in scenario.events:
+        by_day.setdefault(event.at, []).append(event)
+    event_days = sorted(by_day)
+    world = _Simulation(scenario, start)
+    try:
+        day, next_event = start, 0
+        while True:
+            # The next day anything happens: an event, or the case's wake-up (the sweep skips it before).
+            candidates = [event_days[next_event]] if next_event < len(event_days) else []
+            if world.case.wake_on is not None:
+                candidates.append(max(world.case.wake_on, day))
+            if not candidates or min(candidates) > scenario.until:
+                break
+            day = min(candidates)
+            if world.case.wake_on is not None and world.case.wake_on <= day:
+                world.sweep(day)
+            if next_event < len(event_days) and event_days[next_event] == day:
+                for event in by_day[day]:
+                    world.apply(day, event)
+                next_event += 1
+            day += timedelta(days=1)
+        return world.result(scenario.until)
+    finally:
+        world.close()
