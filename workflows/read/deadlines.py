@@ -80,7 +80,7 @@ def deadlines_due(uow: SqlUnitOfWork, *, today: date, within_days: int, case_ids
     if limit is not None:
         query = query.limit(limit)
     with uow:
-        rows = uow.session.exec(query).all()
+        rows = uow.session.connection().execute(query).all()  # Core rows: no ORM result processing
     return [DueDeadline(case_id, name, departement, ident, key, label, due, (due - today).days, kind,
                         _roles(recipients))
             for case_id, name, departement, ident, key, label, due, kind, recipients in rows]
