@@ -101,8 +101,7 @@ class Deadline:
     note: str = ""
 
     def explain(self) -> str:
-        text = self.explanation.text()
-        return f"{text}; {self.note}" if self.note else text
+        return explain(self.explanation, self.note)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -119,3 +118,9 @@ class Deadline:
             "interpretation": self.interpretation,
             "explanation": self.explain(),
         }
+
+
+def explain(explanation: DateExplanation, note: str = "") -> str:
+    """Why a deadline falls on its date, followed by its note (why it was cancelled, what a refund owes…)."""
+    text = explanation.text()
+    return f"{text}; {note}" if note else text

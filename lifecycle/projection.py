@@ -114,7 +114,7 @@ def project(
     `with_payments=False` leaves the échéancier out (`payments` is None) for callers that only need the state,
     the deadlines or the due system events: it is the costliest part of a contracted case's projection.
     """
-    return _Replay(journal, rules, today, departement, population, check).run(with_payments)
+    return _Replay(journal, rules, today, departement, population, check).run(with_payments, keep_checkpoint=False)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def replay(
 ) -> tuple[Projection, Checkpoint]:
     """`project`, and the checkpoint at the journal's head that later in-order events can `resume` from."""
     run = _Replay(journal, rules, today, departement, population, check)
-    projection = run.run(with_payments)
+    projection = run.run(with_payments, keep_checkpoint=True)
     assert run.checkpoint is not None
     return projection, run.checkpoint
 
@@ -253,28 +253,29 @@ class _Replay:
         return run
 
     # ------------------------------------------------------------------------------------------ driver
-    def run(self, with_payments: bool = True) -> Projection:
+    def run(self, with_payments: bool, *, keep_checkpoint: bool) -> Projection:
         with attached(self.model):
             for entry in self.user_entries:
                 self._fire_timers(before=entry.at)
                 self._apply(entry)
-            return self.finish(with_payments)
+            return self.finish(with_payments, keep_checkpoint=keep_checkpoint)
 
-    def finish(self, with_payments: bool, *, keep_checkpoint: bool = True) -> Projection:
+    def finish(self, with_payments: bool, *, keep_checkpoint: bool) -> Projection:
         """Keep the checkpoint at the last user event, then fire the timers due before today and freeze."""
         if keep_checkpoint:
             self.checkpoint = self._checkpoint()
         self._fire_timers(before=self.today)
-        state = self.model.state
-        superseded = tuple(sorted(e.seq for e in self.journaled_system.values()))
         payments = self.schedule_payments(self.accepted) if with_payments else None
-        deadlines = tuple(d.freeze(self.today) for d in self.deadlines)
+        return self.projection(tuple(d.freeze(self.today) for d in self.deadlines), payments)
+
+    def projection(self, deadlines: tuple[Deadline, ...], payments: PaymentSchedule | None) -> Projection:
+        """The replay's state as a Projection as of `today`, with its deadlines already frozen for that day."""
         return Projection(
-            state=state,
+            state=self.model.state,
             history=tuple(self.history),
             deadlines=deadlines,
             due_system_events=tuple(self.due_system),
-            superseded=superseded,
+            superseded=tuple(sorted(e.seq for e in self.journaled_system.values())),
             rejected=tuple(self.rejected),
             accepted=tuple(self.accepted),
             voided=dict(self.voided),

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from lifecycle.calendar import DateExplanation
+from lifecycle.deadlines import explain
 from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
 from lifecycle.ruleset import Ruleset
@@ -44,8 +45,7 @@ def deadline_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
 def _explanation_json(explanation: DateExplanation, note: str) -> str:
     """The stored explanation of a due date (a deadline's date and note do not change once computed, so the
     same text is written again and again: computed once)."""
-    text = explanation.text()
-    return canonical_json({**explanation.as_dict(), "note": note, "text": f"{text}; {note}" if note else text})
+    return canonical_json({**explanation.as_dict(), "note": note, "text": explain(explanation, note)})
 
 
 def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:

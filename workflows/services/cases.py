@@ -184,14 +184,26 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
     From the checkpoint kept at the journal's head when there is one and the event is dated on or after the
     last one (the replay then touches only what follows it); otherwise by replaying the whole journal.
     """
+    overlaps: list[str] | None = None
+
+    def new_entry(previous: JournalRow | tuple[int, str] | None) -> tuple[JournalRow, JournalEntry,
+                                                                            NewEventCheck | None]:
+        """The event's journal row after `previous`, its journal entry, and the overlap guard's context."""
+        nonlocal overlaps
+        row = chained_row(case.id, previous, type=event.type, at=at, recorded_at=now, actor=actor, data=data,
+                          evidence=event.evidence)
+        entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
+                             recorded_at=now)
+        if event.type != "health_project_validated":
+            return row, entry, None
+        if overlaps is None:  # one query, whichever path ends up replaying
+            overlaps = find_overlaps(uow, case)
+        return row, entry, NewEventCheck(row.seq, overlaps)
+
     cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
     checkpoint = cached.checkpoint if cached is not None else None
     if checkpoint is not None and event.type != "event_voided" and fits_case(checkpoint, case):
-        row = chained_row(case.id, (checkpoint.head_seq, case.journal_head), type=event.type, at=at, recorded_at=now,
-                          actor=actor, data=data, evidence=event.evidence)
-        entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
-                             recorded_at=now)
-        check = NewEventCheck(row.seq, find_overlaps(uow, case)) if event.type == "health_project_validated" else None
+        row, entry, check = new_entry((checkpoint.head_seq, case.journal_head))
         # The projection written last is the journal as it stands, as of its day: reused on the same day.
         same_day = cached.projection is not None and cached.projection.today == today
         before = (cached.projection, checkpoint) if same_day else resume(checkpoint, (), rules, today,
@@ -201,13 +213,9 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
             return _Replayed(row, entry, before[0], after[0], after[1])
     rows = uow.journal.rows(case.id)
     entries = [to_entry(r) for r in rows]
-    row = chained_row(case.id, rows[-1] if rows else None, type=event.type, at=at, recorded_at=now, actor=actor,
-                      data=data, evidence=event.evidence)
     if event.type == "event_voided":
         _check_void(entries, data["seq"])
-    entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
-                         recorded_at=now)
-    check = NewEventCheck(row.seq, find_overlaps(uow, case)) if event.type == "health_project_validated" else None
+    row, entry, check = new_entry(rows[-1] if rows else None)
     # Only the state and the rejections of the journal as it stands are compared: no échéancier needed.
     before = project(entries, rules, today, departement=case.seat_departement, population=case.population,
                      with_payments=False)

@@ -151,22 +151,7 @@ class LiveReplay:
         """The projection as of the current day (what `lifecycle.projection.project` returns for it)."""
         run = self.run
         payments = run.schedule_payments(run.accepted) if with_payments else None
-        return Projection(
-            state=run.model.state,
-            history=tuple(run.history),
-            deadlines=self._deadlines(run.today),
-            due_system_events=tuple(run.due_system),
-            superseded=tuple(sorted(e.seq for e in run.journaled_system.values())),
-            rejected=tuple(run.rejected),
-            accepted=tuple(run.accepted),
-            voided=dict(run.voided),
-            population=run.population,
-            contract_signed_on=run.facts.contract_signed_on,
-            contract_missions=run.facts.contract_missions,
-            termination_effective_on=run.termination_effective_on,
-            payments=payments,
-            today=run.today,
-        )
+        return run.projection(self._deadlines(run.today), payments)
 
     def _deadlines(self, today: date) -> tuple[Deadline, ...]:
         # The replay only appends deadlines, and changes a deadline only while it is open (completes, cancels
