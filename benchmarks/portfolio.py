@@ -265,7 +265,8 @@ class _Journal:
         row = SimpleNamespace(**fields)
         row.hash = row_hash(row)
         if previous is None:
-            reference = chained_row(self.case_id, None, type=event_type, at=at, recorded_at=fields["recorded_at"],
+            reference = chained_row(self.case_id, (0, GENESIS_HASH), type=event_type, at=at,
+                                    recorded_at=fields["recorded_at"],
                                     actor=actor, data=clean, evidence=evidence)
             if {k: getattr(reference, k) for k in fields} != vars(row):
                 raise RuntimeError(f"bulk journal row differs from chained_row: {vars(row)} vs {reference}")
@@ -492,7 +493,8 @@ def _append_event(plan: CasePlan, projection: Projection, t0: date) -> dict[str,
     line = next(line for line in projection.payments.lines
                 if line.component == "fonctionnement.advance" and line.year == year and line.amount is not None)
     return {"type": "payment_recorded", "at": t0.isoformat(),
-            "data": {"component": line.component, "year": line.year, "amount": str(line.amount)}}
+            # An instalment of a cent: appended again and again, it never exceeds what the line still owes.
+            "data": {"component": line.component, "year": line.year, "amount": "0.01"}}
 
 
 # ----------------------------------------------------------------------------------------------- engine path
@@ -599,7 +601,7 @@ def add_people(uow: SqlUnitOfWork) -> dict[str, int]:
         code = territory.departement(dept).code
         email = f"referent.cpam.{code}@cpam.example.fr"
         ids[email] = add_user(uow, "Référent CPAM", email, "cpam", [code], now=now).id
-    add_user(uow, "Service juridique", "juridique@ars.example.fr", "legal", now=now)
+    add_user(uow, "Service juridique", "juridique@ars.example.fr", "legal", sorted(set(depts)), now=now)
     return ids
 
 

@@ -6,6 +6,7 @@ Pure functions of dates and the CPTS's seat département; nothing here reads the
 from __future__ import annotations
 
 import calendar as _stdlib_calendar
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -75,14 +76,25 @@ def holiday_subdivision(departement: str) -> str | None:
     return _HOLIDAY_SUBDIVISIONS.get(normalise_departement(departement))
 
 
+# The legal calendar counts within these dates: two centuries around the business dates (2016-01-26 to
+# 2100-12-31, lifecycle.events), so every period counted from one of them fits, and a period of thousands of
+# years (a typing slip) is refused with this range rather than overflowing.
+FIRST_CALENDAR_DATE = date(1900, 1, 1)
+LAST_CALENDAR_DATE = date(2199, 12, 31)
+CALENDAR_RANGE = f"from {FIRST_CALENDAR_DATE.isoformat()} to {LAST_CALENDAR_DATE.isoformat()}"
+
+
 def add_months(anchor: date, months: int) -> date:
     """Same day number `months` later (or earlier); the month's last day when it has no such day.
 
-    CPC art. 641: 31 August + 6 months = 28 (or 29) February.
+    CPC art. 641: 31 August + 6 months = 28 (or 29) February. CalendarError past the years a date can have.
     """
     index = anchor.year * 12 + (anchor.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
+    if not 1 <= year <= 9999:
+        raise CalendarError(f"{anchor.isoformat()} {'+' if months >= 0 else '−'} {abs(months)} months falls in "
+                            f"year {year}, beyond the years a date can have (1 to 9999)")
     last_day = _stdlib_calendar.monthrange(year, month)[1]
     return date(year, month, min(anchor.day, last_day))
 
@@ -239,8 +251,18 @@ class LegalCalendar:
         """The due date `period` after (or before) `anchor`, with its explanation (SPEC §6)."""
         kind = DeadlineKind(kind)
         sign = -1 if before else 1
+        _check_in_range(anchor, "anchor")
         # CPC art. 641: months keep the day number (clamped); days do not count the anchor day.
-        raw = add_months(anchor, sign * period.months) if period.months else anchor + timedelta(days=sign * period.days)
+        raw: date | None = None
+        if period.months:
+            with suppress(CalendarError):
+                raw = add_months(anchor, sign * period.months)
+        elif 1 <= anchor.toordinal() + sign * period.days <= date.max.toordinal():
+            raw = anchor + timedelta(days=sign * period.days)
+        if raw is None or not FIRST_CALENDAR_DATE <= raw <= LAST_CALENDAR_DATE:
+            direction = "before" if before else "after"
+            raise CalendarError(f"{period.describe()} {direction} {anchor.isoformat()} falls outside the legal "
+                                f"calendar, which counts {CALENDAR_RANGE}: give a shorter period")
         due, steps = raw, ()
         if franc and not before:
             # Délai franc: the last day does not count either, so the act may still be done the next day.
@@ -266,6 +288,11 @@ class LegalCalendar:
     ):
         """A date that is its own anchor (period 0), e.g. a contract anniversary."""
         return self.add(day, Period(), kind=kind, source=source, anchor_label=anchor_label)
+
+
+def _check_in_range(day: date, what: str) -> None:
+    if not FIRST_CALENDAR_DATE <= day <= LAST_CALENDAR_DATE:
+        raise CalendarError(f"{what} {day.isoformat()} is outside the legal calendar, which counts {CALENDAR_RANGE}")
 
 
 @lru_cache(maxsize=512)

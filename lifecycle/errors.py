@@ -52,3 +52,10 @@ class WindowClosed(TransitionRejected):
     def __init__(self, message: str, *, window: str, closed_on: date) -> None:
         self.window, self.closed_on = window, closed_on
         super().__init__(message)
+
+
+class DuplicateDeadline(DomainError):
+    """A replay that would open a second deadline with the identity (key and anchor date) of one already open.
+
+    The lifecycle's guards refuse the events that would do so; this is the projection's last safeguard, so that
+    no two deadline rows of a case share an identity."""

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,16 +28,167 @@ PAYMENT_COMPONENTS = (
 )
 
 
+# Business dates (events, windows, anniversaries) lie between the law that created the CPTS (loi n° 2016-41
+# of 26 January 2016, art. 65: CSP art. L. 1434-12) and the end of the century this engine is planned for.
+FIRST_BUSINESS_DATE = date(2016, 1, 26)
+LAST_BUSINESS_DATE = date(2100, 12, 31)
+BUSINESS_RANGE = (f"between {FIRST_BUSINESS_DATE.isoformat()} (loi n° 2016-41, which created the CPTS) "
+                  f"and {LAST_BUSINESS_DATE.isoformat()}")
+
+
 def parse_date(value: object, what: str = "date") -> date:
-    """An ISO date 'YYYY-MM-DD', or a clear error."""
+    """An ISO date 'YYYY-MM-DD' within the business range (2016-01-26 to 2100-12-31), or a clear error."""
+    day: date | None = None
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise EventRejected(f"malformed {what} {value!r}: expected a calendar date as YYYY-MM-DD, e.g. 2025-02-18")
+        day = value
+    elif isinstance(value, str) and len(value) <= 40:
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value.strip())
+    if day is None:
+        raise EventRejected(
+            f"malformed {what} {_shown(value)}: expected a calendar date as YYYY-MM-DD, e.g. 2025-02-18")
+    return check_business_date(day, what)
+
+
+def check_business_date(day: date, what: str = "date") -> date:
+    """`day` itself if it lies in the business range, else EventRejected naming the range and why."""
+    if not FIRST_BUSINESS_DATE <= day <= LAST_BUSINESS_DATE:
+        raise EventRejected(f"{what} {day.isoformat()} is out of range: business dates lie {BUSINESS_RANGE}")
+    return day
+
+
+# ---------------------------------------------------------------------------------------- bounded input
+# Bounds of untrusted event data (CLI, scenario files, later the web): far above any real event, low enough
+# that no input can exhaust the parser's stack, the journal or a one-line error message.
+MAX_DATA_BYTES = 64 * 1024  # the event's data as UTF-8 JSON
+MAX_DATA_DEPTH = 20  # nested objects and lists (indicators_reported needs 5)
+MAX_EVIDENCE_CHARS = 500  # a reference to a letter (LRAR number, file name), not the letter itself
+MAX_AMOUNT = Decimal("999999999999.99")  # what the échéancier stores (14 digits, 2 of them decimals)
+MAX_INDICATOR = Decimal(10) ** 15  # an indicator's baseline, target, actual or weight (counts, rates)
+# Declared populations: at least one inhabitant, at most 100 million (France has about 68 million); the
+# bound also keeps the value within a 32-bit database integer.
+MIN_POPULATION, MAX_POPULATION = 1, 100_000_000
+POPULATION_RANGE = f"expected a whole number of inhabitants from {MIN_POPULATION} to {MAX_POPULATION:,}".replace(
+    ",", " ")
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A short repr of a user's value for a one-line message (a huge value is cut, never echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a text cannot be stored in the journal (a control character, an unpaired surrogate), or None."""
+    for char in text:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"an unpaired surrogate U+{code:04X} (not valid Unicode)"
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            name = {0x00: "NUL", 0x09: "tab", 0x0A: "line feed", 0x0D: "carriage return"}.get(code, "control")
+            return f"a control character U+{code:04X} ({name})"
+    return None
+
+
+def validate_evidence(evidence: object) -> str | None:
+    """The evidence reference of an event (e.g. an LRAR number), trimmed, or None; EventRejected if it is not
+    one line of at most 500 characters."""
+    if evidence is None:
+        return None
+    if not isinstance(evidence, str):
+        raise EventRejected(f"evidence={_shown(evidence)} is not accepted: expected a text such as "
+                            "\"LRAR 1A 123 456 7890 1\"")
+    problem = _text_problem(evidence)
+    if problem:
+        raise EventRejected(f"evidence contains {problem}: expected one line of printable text")
+    evidence = evidence.strip()
+    if len(evidence) > MAX_EVIDENCE_CHARS:
+        raise EventRejected(f"evidence has {len(evidence)} characters: at most {MAX_EVIDENCE_CHARS} "
+                            "(a reference to the letter or file, not its text)")
+    return evidence or None
+
+
+def parse_data_json(text: str) -> dict[str, Any]:
+    """Event data given as JSON text (`--data`, the web), parsed within the bounds of `validate_data`:
+    at most 64 KB and 20 levels of nesting, checked before the parser recurses; EventRejected otherwise."""
+    if not isinstance(text, str):
+        raise EventRejected(f"event data must be JSON text, got {type(text).__name__}")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_DATA_BYTES:
+        raise EventRejected(f"event data is {size} bytes of JSON: at most {MAX_DATA_BYTES} (64 KB)")
+    depth = _json_depth(text)
+    if depth > MAX_DATA_DEPTH:
+        raise EventRejected(f"event data is nested {depth} levels deep: at most {MAX_DATA_DEPTH}")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise EventRejected(f"event data is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                            "expected an object such as '{\"source\": \"ars\"}'") from None
+    except ValueError as exc:  # NaN, Infinity, or an integer of thousands of digits
+        reason = str(exc).split(";")[0].split(":")[0]
+        raise EventRejected(f"event data is not accepted ({reason}): expected finite numbers of a few digits") \
+            from None
+    if not isinstance(data, dict):
+        raise EventRejected(f"event data must be a JSON object such as '{{\"source\": \"ars\"}}', "
+                            f"got {type(data).__name__}")
+    return data
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number JSON data may hold; expected a finite number")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of brackets and braces outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_data_bounds(data: object, what: str = "event data") -> None:
+    """Depth, size and text checks on already-parsed data (a scenario's, a caller's dict): EventRejected if
+    it is nested over 20 levels, over 64 KB as JSON, or holds a text with a control character or an unpaired
+    surrogate."""
+    stack: list[tuple[object, int, str]] = [(data, 0, what)]
+    while stack:  # iterative: a deeply nested value must not exhaust the interpreter's stack
+        value, depth, where = stack.pop()
+        if isinstance(value, dict | list):
+            if depth + 1 > MAX_DATA_DEPTH:
+                raise EventRejected(f"{what} is nested more than {MAX_DATA_DEPTH} levels deep: at most "
+                                    f"{MAX_DATA_DEPTH}")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    problem = _text_problem(key) if isinstance(key, str) else "a key that is not a text"
+                    if problem:
+                        raise EventRejected(f"{where}: a key contains {problem}: expected printable text")
+                stack.append((item, depth + 1, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"))
+        elif isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                raise EventRejected(f"{where} contains {problem}: expected one line of printable text")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise EventRejected(f"{where}={value!r} is not accepted: expected a finite number")
+        elif not (value is None or isinstance(value, bool | int | float)):
+            raise EventRejected(f"{where}: {type(value).__name__} is not JSON data")
+    size = len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
+    if size > MAX_DATA_BYTES:
+        raise EventRejected(f"{what} is {size} bytes of JSON: at most {MAX_DATA_BYTES} (64 KB)")
 
 
 # ---------------------------------------------------------------------------------------- field checkers
@@ -43,8 +197,8 @@ Checker = Callable[[str, object], object]
 
 def _choice(*allowed: str) -> Checker:
     def check(key: str, value: object) -> object:
-        if value not in allowed:
-            raise EventRejected(f"{key}={value!r} is not accepted: expected one of {', '.join(allowed)}")
+        if not isinstance(value, str) or value not in allowed:
+            raise EventRejected(f"{key}={_shown(value)} is not accepted: expected one of {', '.join(allowed)}")
         return value
 
     return check
@@ -52,38 +206,60 @@ def _choice(*allowed: str) -> Checker:
 
 def _boolean(key: str, value: object) -> object:
     if not isinstance(value, bool):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected true or false")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected true or false")
     return value
 
 
-def _positive_int(key: str, value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a whole number ≥ 0")
+def _population(key: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_POPULATION <= value <= MAX_POPULATION:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {POPULATION_RANGE}")
     return value
 
 
 def _year(key: str, value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a contract year from 1 to 5")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a contract year from 1 to 5")
     return value
 
 
-def _amount(key: str, value: object) -> object:
-    if isinstance(value, bool):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected an amount such as \"12500.00\"")
+def _parse_amount(key: str, value: object) -> Decimal:
+    """An amount in euros, exact, with at most 2 decimals and at most 999 999 999 999.99 (never a float's
+    approximation: "12500.00" or 12500 rather than 12500.1 typed as a float)."""
+    expected = 'expected an amount in euros such as "12500.00"'
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or (isinstance(value, str)
+                                                                                and len(value) > 40):
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}")
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(value.strip() if isinstance(value, str) else str(value))
     except (InvalidOperation, ValueError):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected an amount such as \"12500.00\"") from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected an amount ≥ 0 with at most 2 decimals")
-    return str(amount.quantize(Decimal("0.01")))
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}") from None
+    if not amount.is_finite() or abs(amount) > MAX_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        most = f"{MAX_AMOUNT:,}".replace(",", " ")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}, with at most 2 decimals and "
+                            f"at most {most}")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _amount(key: str, value: object) -> object:
+    """An amount ≥ 0 (a grant may be recorded before its amount is known: 0.00)."""
+    amount = _parse_amount(key, value)
+    if amount < 0:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected an amount ≥ 0")
+    return str(amount + 0)  # + 0 turns -0.00 into 0.00
+
+
+def _paid_amount(key: str, value: object) -> object:
+    """What a payment or a refund moved: more than 0 (SPEC §7; a line is paid by one or more instalments)."""
+    amount = _parse_amount(key, value)
+    if amount <= 0:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: a payment is an amount > 0, e.g. \"60000.00\"")
+    return str(amount)
 
 
 def _missions(allowed: tuple[str, ...]) -> Checker:
     def check(key: str, value: object) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise EventRejected(f"{key}={value!r} is not accepted: expected a list among {', '.join(allowed)}")
+            raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a list among {', '.join(allowed)}")
         unknown = [v for v in value if v not in allowed]
         if unknown:
             raise EventRejected(
@@ -96,7 +272,7 @@ def _missions(allowed: tuple[str, ...]) -> Checker:
 
 def _documents(key: str, value: object) -> object:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a list among {', '.join(DOCUMENTS)}")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a list among {', '.join(DOCUMENTS)}")
     unknown = [v for v in value if v not in DOCUMENTS]
     if unknown:
         raise EventRejected(f"{key}: unknown document(s) {', '.join(unknown)}: expected {', '.join(DOCUMENTS)}")
@@ -109,25 +285,27 @@ def _iso_date(key: str, value: object) -> object:
 
 def _text(key: str, value: object) -> object:
     if not isinstance(value, str) or not value.strip():
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a non-empty text")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a non-empty text")
     return value
 
 
 def _seq(key: str, value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise EventRejected(f"{key}={value!r} is not accepted: expected the journal sequence number (≥ 1)")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected the journal sequence number (≥ 1)")
     return value
 
 
 def _number(key: str, value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a number")
+    expected = "expected a number such as 0.8 or 1250"
+    if isinstance(value, bool) or not isinstance(value, int | float | str) or len(str(value)) > 40:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}")
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a number") from None
-    if not number.is_finite():
-        raise EventRejected(f"{key}={value!r} is not accepted: expected a finite number")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}") from None
+    if not number.is_finite() or abs(number) > MAX_INDICATOR:
+        most = f"{MAX_INDICATOR:,}".replace(",", " ")
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: {expected}, finite and at most {most} in size")
     return str(value) if isinstance(value, str) else value
 
 
@@ -137,15 +315,16 @@ def _indicator_missions(key: str, value: object) -> object:
         raise EventRejected(f"{key} must be an object keyed by mission, e.g. {{\"access\": {{\"attainment\": 0.8}}}}")
     for mission, report in value.items():
         if mission not in MISSIONS:
-            raise EventRejected(f"{key}: unknown mission {mission!r}: expected among {', '.join(MISSIONS)}")
+            raise EventRejected(f"{key}: unknown mission {_shown(mission)}: expected among {', '.join(MISSIONS)}")
         if not isinstance(report, dict) or set(report) not in ({"attainment"}, {"indicators"}):
             raise EventRejected(
-                f"{key}.{mission} must be {{\"attainment\": r}} or {{\"indicators\": [...]}}, got {report!r}"
+                f"{key}.{mission} must be {{\"attainment\": r}} or {{\"indicators\": [...]}}, got {_shown(report)}"
             )
         if "attainment" in report:
             rate = _number(f"{key}.{mission}.attainment", report["attainment"])
             if not Decimal(0) <= Decimal(str(rate)) <= Decimal(1):
-                raise EventRejected(f"{key}.{mission}.attainment={rate!r} is not accepted: expected a rate in [0, 1]")
+                raise EventRejected(
+                    f"{key}.{mission}.attainment={_shown(rate)} is not accepted: expected a rate in [0, 1]")
             continue
         indicators = report["indicators"]
         if not isinstance(indicators, list) or not indicators:
@@ -155,8 +334,10 @@ def _indicator_missions(key: str, value: object) -> object:
             expected = {"name", "baseline", "target", "actual", "weight"}
             if not isinstance(ind, dict) or set(ind) - expected or not {"baseline", "target", "actual"} <= set(ind):
                 raise EventRejected(
-                    f"{where} must have name, baseline, target, actual and optional weight; got {ind!r}"
+                    f"{where} must have name, baseline, target, actual and optional weight; got {_shown(ind)}"
                 )
+            if "name" in ind:
+                _text(f"{where}.name", ind["name"])
             for part in ("baseline", "target", "actual", "weight"):
                 if part in ind:
                     _number(f"{where}.{part}", ind[part])
@@ -207,7 +388,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
                 "missions": _missions(OPTIONAL_MISSIONS),
                 "snp_compensation": _boolean,
                 "snp_orientation": _boolean,
-                "population": _positive_int,
+                "population": _population,
             },
             defaults={"missions": [], "snp_compensation": True, "snp_orientation": False},
         ),
@@ -219,7 +400,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec(
             "avenant_signed",
             optional={
-                "population": _positive_int,
+                "population": _population,
                 "add_missions": _missions(OPTIONAL_MISSIONS),
                 "drop_missions": _missions(OPTIONAL_MISSIONS),
                 "snp_orientation": _boolean,
@@ -227,7 +408,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         ),
         EventSpec(
             "payment_recorded",
-            required={"component": _choice(*PAYMENT_COMPONENTS), "year": _year, "amount": _amount},
+            required={"component": _choice(*PAYMENT_COMPONENTS), "year": _year, "amount": _paid_amount},
         ),
         EventSpec(
             "termination_notice_received",
@@ -245,7 +426,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         ),
         EventSpec("termination_effective", system=True),
         EventSpec("contract_expired", system=True),
-        EventSpec("refund_received", optional=_AMOUNT),
+        EventSpec("refund_received", optional={"amount": _paid_amount}),
         EventSpec("project_abandoned", optional={"reason": _text}),
         EventSpec("event_voided", required={"seq": _seq}, optional={"reason": _text}),
     ]
@@ -255,10 +436,11 @@ SYSTEM_EVENTS = frozenset(name for name, spec in EVENT_SPECS.items() if spec.sys
 
 def validate_data(event_type: str, data: object, *, allow_system: bool = False) -> dict[str, Any]:
     """Check an event's type and data against the vocabulary; return the normalised data."""
-    spec = EVENT_SPECS.get(event_type)
+    spec = EVENT_SPECS.get(event_type) if isinstance(event_type, str) else None
     if spec is None:
         raise EventRejected(
-            f"unknown event {event_type!r}: expected one of {', '.join(sorted(set(EVENT_SPECS) - SYSTEM_EVENTS))}"
+            f"unknown event {_shown(event_type)}: expected one of "
+            f"{', '.join(sorted(set(EVENT_SPECS) - SYSTEM_EVENTS))}"
         )
     if spec.system and not allow_system:
         raise EventRejected(f"{event_type} is recorded by the engine's timers, not by hand")
@@ -266,11 +448,13 @@ def validate_data(event_type: str, data: object, *, allow_system: bool = False) 
         data = {}
     if not isinstance(data, dict):
         raise EventRejected(f"{event_type}: data must be a JSON object, got {type(data).__name__}")
+    check_data_bounds(data, f"{event_type} data")
     known = {**spec.required, **spec.optional}
     unknown = sorted(set(data) - set(known))
     if unknown:
         allowed = ", ".join(known) or "no data"
-        raise EventRejected(f"{event_type}: unknown data key(s) {', '.join(unknown)}: accepted: {allowed}")
+        shown = ", ".join(_shown(key, 40) if not isinstance(key, str) or len(key) > 40 else key for key in unknown)
+        raise EventRejected(f"{event_type}: unknown data key(s) {shown}: accepted: {allowed}")
     missing = [key for key in spec.required if key not in data]
     if missing:
         raise EventRejected(f"{event_type}: missing data key(s) {', '.join(missing)}")

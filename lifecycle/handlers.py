@@ -23,7 +23,7 @@ from lifecycle.calendar import DateExplanation, LegalCalendar, contract_annivers
 from lifecycle.deadlines import OpenDeadline
 from lifecycle.events import EVENT_SPECS, JournalEntry
 from lifecycle.machine import CaseFacts, LifecycleModel, Referral
-from lifecycle.payments import PaymentSchedule
+from lifecycle.payments import Outstanding, PaymentSchedule
 from lifecycle.ruleset import DeadlineRule, Ruleset
 
 
@@ -54,6 +54,10 @@ class Replay(Protocol):
     def schedule_payments(self, entries: Sequence[JournalEntry],
                           termination: date | None = None) -> PaymentSchedule | None:
         """The échéancier of `entries` (None before the contract), ending at `termination` if given."""
+        ...
+
+    def outstanding(self, key: tuple[str, int]) -> Outstanding:
+        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year)."""
         ...
 
 
@@ -106,6 +110,14 @@ def _accord_in_force_on_signature(replay: Replay, at: date, data: dict[str, Any]
     replay.facts.accord_in_force = replay.rules.accord_in_force(at)
 
 
+@before_firing("payment_recorded")
+@before_firing("refund_received")
+def _what_the_line_still_owes(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    """SPEC §7: a payment settles what its line still owes (the échéancier of the events accepted so far)."""
+    key = ("refund", 0) if "component" not in data else (data["component"], data["year"])
+    replay.facts.outstanding = replay.outstanding(key)
+
+
 # ------------------------------------------------------------------------------------- facts
 @on("loi_submitted")
 def _new_loi_awaits_both_approvals(replay: Replay, at: date, data: dict[str, Any]) -> None:
@@ -123,7 +135,12 @@ def _loi_approval_or_rejection(replay: Replay, at: date, data: dict[str, Any]) -
 
 @on("fir_granted")
 def _fir_granted(replay: Replay, at: date, data: dict[str, Any]) -> None:
-    replay.facts.fir_granted = True
+    replay.facts.fir_granted, replay.facts.fir_granted_on = True, at
+
+
+@on("fir_renewed")
+def _fir_renewed(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    replay.facts.fir_renewed_on = at
 
 
 @on("adhesion_requested")

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
 from lifecycle.calendar import Period
 from lifecycle.errors import TransitionRejected, WindowClosed
+from lifecycle.payments import Outstanding
 
 INITIAL = "new"
 PRE_CONTRACT = (
@@ -44,9 +46,10 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "loi_decision", "source": "loi_submitted", "dest": "loi_validated",
      "conditions": "loi_approved_by_both"},
     {"trigger": "loi_decision", "source": "loi_submitted", "dest": None, "conditions": "loi_first_approval"},
-    {"trigger": "fir_granted", "source": FIR_STATES, "dest": None},
+    {"trigger": "fir_granted", "source": FIR_STATES, "dest": None, "conditions": "fir_not_yet_granted"},
     {"trigger": "fir_followup_meeting_held", "source": FIR_STATES, "dest": None, "conditions": "fir_was_granted"},
-    {"trigger": "fir_renewed", "source": FIR_STATES, "dest": None, "conditions": "fir_was_granted"},
+    {"trigger": "fir_renewed", "source": FIR_STATES, "dest": None,
+     "conditions": ["fir_was_granted", "fir_renewed_after_last_funding"]},
     {"trigger": "health_project_received", "source": ["loi_validated", "health_project_opposed"],
      "dest": "health_project_submitted"},
     {"trigger": "health_project_opposed", "source": "health_project_submitted", "dest": "health_project_opposed",
@@ -67,7 +70,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["contract_year_begun", "missions_in_contract"]},
     {"trigger": "members_list_updated", "source": IN_CONTRACT, "dest": None},
     {"trigger": "avenant_signed", "source": "contracted", "dest": None, "conditions": "avenant_consistent"},
-    {"trigger": "payment_recorded", "source": AFTER_SIGNATURE, "dest": None},
+    {"trigger": "payment_recorded", "source": AFTER_SIGNATURE, "dest": None, "conditions": "payment_owed"},
     {"trigger": "termination_notice_received", "source": "contracted", "dest": "termination_pending",
      "conditions": "termination_grounds_given"},
     {"trigger": "cpl_referral_received", "source": "termination_pending", "dest": "termination_suspended",
@@ -75,7 +78,7 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "cpl_referral_received", "source": "contract_refused", "dest": None,
      "conditions": ["referral_subject_refusal", "refusal_referral_window_open"]},
     {"trigger": "cpl_meeting_scheduled", "source": ["termination_suspended", "contract_refused"], "dest": None,
-     "conditions": ["referral_pending", "meeting_not_held"]},
+     "conditions": ["referral_pending", "meeting_not_held", "meeting_date_changes"]},
     {"trigger": "cpl_meeting_held", "source": ["termination_suspended", "contract_refused"], "dest": None,
      "conditions": ["referral_pending", "meeting_not_held"]},
     {"trigger": "cpl_opinion_notified", "source": ["termination_suspended", "contract_refused"], "dest": None,
@@ -92,7 +95,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["referral_pending", "opinion_known", "outcome_maintained"]},
     {"trigger": "termination_effective", "source": "termination_pending", "dest": "terminated"},
     {"trigger": "contract_expired", "source": IN_CONTRACT, "dest": "expired"},
-    {"trigger": "refund_received", "source": "terminated", "dest": None},
+    {"trigger": "refund_received", "source": "terminated", "dest": None, "conditions": "payment_owed"},
     {"trigger": "project_abandoned", "source": PRE_CONTRACT, "dest": "abandoned"},
 ]
 EVENTS = tuple(dict.fromkeys(row["trigger"] for row in TRANSITIONS))
@@ -116,6 +119,8 @@ class CaseFacts:
 
     loi_approvals: set[str] = field(default_factory=set)
     fir_granted: bool = False
+    fir_granted_on: date | None = None
+    fir_renewed_on: date | None = None  # the latest renewal
     documents: tuple[str, ...] = ()
     contract_signed_on: date | None = None
     anniversaries: tuple[date, ...] = ()
@@ -131,6 +136,7 @@ class CaseFacts:
     required_documents: tuple[str, ...] = ()
     optional_missions: tuple[str, ...] = ()
     cpl_opinion_period: Period | None = None  # the ruleset's `cpl_opinion` period, after which it is deemed
+    outstanding: Outstanding | None = None  # set only while a payment or refund is tried: what its line owes
 
 
 class LifecycleModel:
@@ -187,6 +193,24 @@ class LifecycleModel:
     # ---- FIR (I §4-5)
     def fir_was_granted(self, event: EventData) -> bool:
         return self.facts.fir_granted or self._refuse("no FIR funding has been granted yet (record fir_granted first)")
+
+    def fir_not_yet_granted(self, event: EventData) -> bool:
+        # I §4: the FIR seed funding is granted once, "sur une base annuelle, reconductible sous conditions":
+        # a later year's funding is its renewal, which the fir_renewal deadline follows.
+        if self.facts.fir_granted:
+            granted = self.facts.fir_granted_on
+            on = f" on {granted.isoformat()}" if granted else ""
+            return self._refuse(f"the FIR seed funding was already granted{on} (I §4: granted once, on an annual "
+                                "basis, then renewed); record fir_renewed instead")
+        return True
+
+    def fir_renewed_after_last_funding(self, event: EventData) -> bool:
+        renewed, granted = self.facts.fir_renewed_on, self.facts.fir_granted_on
+        last, what = (renewed, "renewed") if renewed is not None else (granted, "granted")
+        if last is not None and self._at(event) <= last:
+            return self._refuse(f"the FIR funding was already {what} on {last.isoformat()}; a renewal of this "
+                                "annual funding (I §4) is dated after it")
+        return True
 
     # ---- projet de santé (I §6)
     def opposition_window_open(self, event: EventData) -> bool:
@@ -263,6 +287,16 @@ class LifecycleModel:
             return self._refuse(f"avenant drops mission(s) not in the contract: {', '.join(absent)}")
         return True
 
+    # ---- payments (ACI art. 9, 11.3; SPEC §7)
+    def payment_owed(self, event: EventData) -> bool:
+        """A payment settles what its line still owes, in one or more instalments, never more."""
+        outstanding = self.facts.outstanding
+        if outstanding is None:
+            return True
+        amount = self._data(event).get("amount")
+        refusal = outstanding.refusal(None if amount is None else Decimal(str(amount)))
+        return self._refuse(refusal) if refusal else True
+
     # ---- résiliation and CPL (ACI art. 11, 12.4)
     def termination_grounds_given(self, event: EventData) -> bool:
         data = self._data(event)
@@ -305,6 +339,13 @@ class LifecycleModel:
         held = self.facts.referral.held_on if self.facts.referral else None
         if held is not None:
             return self._refuse(f"the CPL already met on {held.isoformat()}")
+        return True
+
+    def meeting_date_changes(self, event: EventData) -> bool:
+        scheduled = self.facts.referral.meeting_date if self.facts.referral else None
+        if scheduled is not None and scheduled.isoformat() == self._data(event)["date"]:
+            return self._refuse(f"the CPL meeting is already scheduled on {scheduled.isoformat()}; record "
+                                "cpl_meeting_scheduled again only to move it to another date")
         return True
 
     def meeting_held_without_opinion(self, event: EventData) -> bool:
@@ -386,6 +427,11 @@ def fire(model: LifecycleModel, event: str, at: date, data: dict[str, Any]) -> t
             raise WindowClosed(message, window=window, closed_on=closed_on)
         raise TransitionRejected(message)
     return source, model.state
+
+
+def restore(model: LifecycleModel, state: str) -> None:
+    """Put `model` back in `state`: an event the machine accepted but the replay then refused changes nothing."""
+    MACHINE.set_state(state, model=model)
 
 
 def allowed_states(event: str) -> list[str]:

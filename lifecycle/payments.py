@@ -7,12 +7,13 @@ caller, never the clock. Amounts stay exact `Fraction`s until each line is round
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from lifecycle.calendar import LegalCalendar, Period, add_months, contract_anniversary
@@ -22,7 +23,10 @@ from lifecycle.rates import rate_text
 from lifecycle.ruleset import Ruleset
 
 CENT = Decimal("0.01")
-STATUSES = ("scheduled", "paid", "overdue", "awaiting_assessment", "cancelled")
+ZERO = Decimal("0.00")
+STATUSES = ("scheduled", "partially_paid", "paid", "overdue", "awaiting_assessment", "cancelled")
+# What the funders recorded as paid, summed by the line it settles: (component, year) → euros.
+Recorded = Mapping[tuple[str, int], Decimal]
 _COMPONENT_ORDER = {component: i for i, component in enumerate(PAYMENT_COMPONENTS)}
 
 
@@ -38,17 +42,65 @@ class PaymentLine:
     explanation: str
     mission: str | None = None
     ceiling: Decimal | None = None  # at full attainment for a variable line; else the amount
+    paid: Decimal = ZERO  # recorded payments allocated to this line (one or more instalments)
+
+    @property
+    def remaining(self) -> Decimal | None:
+        """What the line still owes: None while its amount awaits assessment, 0 once paid or cancelled."""
+        if self.amount is None:
+            return None
+        if self.status == "cancelled":
+            return ZERO
+        return max(self.amount - self.paid, ZERO)
 
     def as_dict(self) -> dict[str, object]:
-        """The SPEC §11 shape: amount as a string with 2 decimals, or None while awaiting assessment."""
+        """The SPEC §11 shape (amount as a string with 2 decimals, or None while awaiting assessment), with
+        what was paid and what remains."""
+        remaining = self.remaining
         return {
             "component": self.component,
             "year": self.year,
             "due": self.due.isoformat(),
             "amount": None if self.amount is None else str(self.amount),
             "status": self.status,
+            "paid": str(self.paid),
+            "remaining": None if remaining is None else str(remaining),
             "explanation": self.explanation,
         }
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """What the échéancier still owes on the line(s) a payment names (SPEC §7), to check the payment against.
+
+    Attributes:
+        what: the line as a user names it ("access.fixed.advance of year 1", "the refund").
+        owed: the sum still owed on its live lines whose amount is known.
+        lines: how many lines of it exist (cancelled ones included).
+        awaiting: whether one of them awaits its year's assessment (amount not known yet).
+        cancelled: how many of them were cancelled (by a termination).
+    """
+
+    what: str
+    owed: Decimal
+    lines: int
+    awaiting: bool
+    cancelled: int
+
+    def refusal(self, amount: Decimal | None) -> str | None:
+        """Why a payment of `amount` (None: whatever is owed) cannot be recorded against it, or None."""
+        if self.lines == 0:
+            return f"the échéancier has no {self.what}: check the component and the contract year"
+        if self.owed == 0:
+            if self.awaiting:
+                return (f"{self.what} awaits its year's assessment (record indicators_reported first): "
+                        "its amount is not known yet")
+            if self.cancelled == self.lines:
+                return f"{self.what} was cancelled by the termination: nothing is owed on it"
+            return f"nothing more is owed on {self.what} (paid in full)"
+        if amount is not None and amount > self.owed:
+            return f"{amount} € is more than the {self.owed} € still owed on {self.what}; record at most {self.owed} €"
+        return None
 
 
 @dataclass(frozen=True)
@@ -98,22 +150,71 @@ def payment_schedule(
     population: int,
     termination_effective: date | None = None,
     calendar: LegalCalendar | None = None,
-    recorded: Counter[tuple[str, int]] | None = None,
+    recorded: Recorded | None = None,
 ) -> PaymentSchedule:
     """Project every payment of a case's contract from its journal (replay order, voided entries removed).
 
     With the seat's `calendar`, the refund falls due on the `refund` deadline's date (rolled over non-working
-    days like that procedural deadline); without it, on the raw date. `recorded` is the count of `entries`'
-    recorded payments by (component, year) when the caller keeps it (a replay does), else counted here.
+    days like that procedural deadline); without it, on the raw date. `recorded` is the sum of `entries`'
+    recorded payments by (component, year) when the caller keeps it (a replay does), else summed here.
     """
+    found = _drafted_for(entries, ruleset, population, termination_effective, calendar)
+    if found is None:
+        return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
+    contract, drafted = found
+    return drafted.schedule(recorded if recorded is not None else _recorded_payments(contract, drafted), today)
+
+
+def contract_lines(
+    entries: Sequence[JournalEntry],
+    ruleset: Ruleset,
+    *,
+    population: int,
+    termination_effective: date | None = None,
+    calendar: LegalCalendar | None = None,
+) -> ContractLines | None:
+    """The lines of the contract of `entries` before recorded payments and `today` set their statuses (None
+    before the signature); they change only with the contract's terms (`TERMS_EVENTS`) and its termination."""
+    found = _drafted_for(entries, ruleset, population, termination_effective, calendar)
+    return None if found is None else found[1]
+
+
+def outstanding(lines: ContractLines | None, key: tuple[str, int], recorded: Recorded) -> Outstanding:
+    """What `lines` still owe on the line(s) of `key` = (component, year) after the `recorded` payments;
+    ("refund", 0) is the refund. Allocated as `payment_schedule` allocates them, on those lines only."""
+    component, year = key
+    what = "the refund" if key == ("refund", 0) else f"{component} of year {year}"
+    if lines is None:
+        return Outstanding(what, ZERO, 0, False, 0)
+    if key == ("refund", 0):
+        key = ("refund", lines.termination_year or 0)
+    indices = lines.by_line.get(key, ())
+    mine = {k: amount for k, amount in recorded.items() if k == key or (k == ("refund", 0) and key[0] == "refund")}
+    paid = _allocated(lines, indices, mine)
+    owed, awaiting, cancelled = ZERO, False, 0
+    for index in indices:
+        amount = lines.amounts[index][0]
+        if lines.cancelled(index) and (amount is None or paid.get(index, ZERO) < amount):
+            cancelled += 1
+        elif amount is None:
+            awaiting = True
+        else:
+            owed += max(amount - paid.get(index, ZERO), ZERO)
+    return Outstanding(what, owed, len(indices), awaiting, cancelled)
+
+
+def _drafted_for(entries: Sequence[JournalEntry], ruleset: Ruleset, population: int,
+                 termination_effective: date | None, calendar: LegalCalendar | None,
+                 ) -> tuple[Sequence[JournalEntry], ContractLines] | None:
+    """The contract's entries and its lines before statuses (None before the signature), memoised."""
     signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
     if signed_at is None:
-        return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
+        return None
     contract = entries[signed_at:]
     # The lines and their arithmetic depend only on the contract's terms (signature, starts, avenants,
     # attainments, termination); recorded payments and `today` only set statuses. Memoised on those inputs.
     key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None,
-           tuple((e.type, e.at, _frozen(e.data)) for e in contract if e.type in _TERMS_EVENTS))
+           tuple((e.type, e.at, _frozen(e.data)) for e in contract if e.type in TERMS_EVENTS))
     drafted = _DRAFTED.get(key)
     if drafted is None or drafted.ruleset is not ruleset:
         projection = _Projection(contract, ruleset, population, termination_effective)
@@ -124,14 +225,14 @@ def payment_schedule(
             _DRAFTED.popitem(last=False)
     else:
         _DRAFTED.move_to_end(key)
-    return drafted.schedule(recorded if recorded is not None else _recorded_payments(contract), today)
+    return contract, drafted
 
 
 # Journal events that change the contract's lines (payment_recorded and refund_received only change statuses).
-_TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed", "indicators_reported",
+TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed", "indicators_reported",
                            "termination_effective"})
 _DRAFTED_CAPACITY = 512
-_DRAFTED: OrderedDict[tuple[Any, ...], _Drafted] = OrderedDict()
+_DRAFTED: OrderedDict[tuple[Any, ...], ContractLines] = OrderedDict()
 
 
 def _frozen(value: Any) -> Any:
@@ -153,13 +254,30 @@ def recorded_payment_key(entry: JournalEntry) -> tuple[str, int]:
     return (entry.data["component"], entry.data["year"])
 
 
-def _recorded_payments(contract: Sequence[JournalEntry]) -> Counter[tuple[str, int]]:
-    return Counter(recorded_payment_key(e) for e in contract if e.type in RECORDED_PAYMENT_EVENTS)
+def recorded_amount(entry: JournalEntry) -> Decimal | None:
+    """The amount a recorded payment moved; None for a refund received without one (the whole refund)."""
+    amount = entry.data.get("amount")
+    return None if amount is None else Decimal(str(amount))
+
+
+def _recorded_payments(contract: Sequence[JournalEntry], drafted: ContractLines) -> dict[tuple[str, int], Decimal]:
+    recorded: dict[tuple[str, int], Decimal] = {}
+    for entry in contract:
+        if entry.type in RECORDED_PAYMENT_EVENTS:
+            key = recorded_payment_key(entry)
+            amount = recorded_amount(entry)
+            recorded[key] = recorded.get(key, ZERO) + (to_cents(drafted.refund) if amount is None else amount)
+    return recorded
 
 
 @dataclass(frozen=True)
-class _Drafted:
-    """A contract's lines before statuses: what recorded payments and `today` do not change."""
+class ContractLines:
+    """A contract's lines before statuses: what recorded payments and `today` do not change.
+
+    Attributes:
+        drafts, explanations, amounts: each line, its arithmetic and due rule, its (amount, ceiling) in cents.
+        refund, year_due, termination_year, termination: the termination settlement, when there is one.
+    """
 
     ruleset: Ruleset
     drafts: tuple[_Draft, ...]
@@ -170,7 +288,22 @@ class _Drafted:
     termination_year: int | None
     termination: date | None
 
-    def schedule(self, payments: Counter[tuple[str, int]], today: date) -> PaymentSchedule:
+    @cached_property
+    def by_line(self) -> dict[tuple[str, int], tuple[int, ...]]:
+        """The indices of the lines of each (component, year)."""
+        found: dict[tuple[str, int], list[int]] = {}
+        for index, d in enumerate(self.drafts):
+            found.setdefault((d.component, d.year), []).append(index)
+        return {key: tuple(indices) for key, indices in found.items()}
+
+    def cancelled(self, index: int) -> bool:
+        """SPEC §7.7: lines of the termination year and later falling due after E are cancelled; completed
+        years' settlements stay owed, and so do the termination settlement lines."""
+        d, year, end = self.drafts[index], self.termination_year, self.termination
+        return year is not None and end is not None and not d.termination_settlement \
+            and d.year >= year and d.due > end
+
+    def schedule(self, payments: Recorded, today: date) -> PaymentSchedule:
         return PaymentSchedule(
             lines=tuple(sorted(_statuses(self, payments, today), key=_line_order)),
             refund_owed=to_cents(self.refund),
@@ -303,7 +436,7 @@ class _Projection:
             and start is not None and start < self.anniversary(year)
 
     # ------------------------------------------------------------------------------------ schedule
-    def drafted(self) -> _Drafted:
+    def drafted(self) -> ContractLines:
         """Every line of the contract with its arithmetic, before recorded payments and today set statuses."""
         drafts = self._fonctionnement_lines()
         for mission in MISSIONS:
@@ -318,7 +451,7 @@ class _Projection:
         for d in drafts:
             amount = None if d.exact is None else to_cents(d.exact)
             amounts.append((amount, to_cents(d.ceiling) if d.ceiling is not None else amount))
-        return _Drafted(self.rules, tuple(drafts), explanations, tuple(amounts), refund, year_due, year,
+        return ContractLines(self.rules, tuple(drafts), explanations, tuple(amounts), refund, year_due, year,
                         self.termination)
 
     def _fonctionnement_lines(self) -> list[_Draft]:
@@ -445,38 +578,49 @@ class _Projection:
                 ))
         return extra, Fraction(0), due
 
-def _statuses(drafted: _Drafted, payments: Counter[tuple[str, int]], today: date) -> list[PaymentLine]:
-    drafts, end, year = drafted.drafts, drafted.termination, drafted.termination_year
+def _allocated(drafted: ContractLines, indices: Sequence[int], payments: Recorded) -> dict[int, Decimal]:
+    """What was paid on each line of `indices`. The sum paid on a (component, year) fills its lines in turn,
+    live lines first, earliest first; a line takes at most its amount (a payment is checked against what is
+    owed when recorded), and what a later change of the contract left beyond the lines stays on the last one,
+    so the sums reconcile. A refund received ("refund", 0) goes to the termination year's refund."""
+    year = drafted.termination_year
+    unallocated = dict(payments)
+    if year is not None and ("refund", 0) in unallocated:
+        unallocated[("refund", year)] = unallocated.get(("refund", year), ZERO) + unallocated.pop(("refund", 0))
+    paid: dict[int, Decimal] = {}
+    last_of: dict[tuple[str, int], int] = {}
+    for index in sorted(indices, key=lambda i: (drafted.cancelled(i), drafted.drafts[i].due)):
+        d, amount = drafted.drafts[index], drafted.amounts[index][0]
+        key = (d.component, d.year)
+        left = unallocated.get(key, ZERO)
+        if amount is None or left <= 0:
+            continue
+        paid[index] = min(left, amount)
+        unallocated[key] = left - paid[index]
+        last_of[key] = index
+    for key, index in last_of.items():
+        paid[index] += unallocated[key]
+    return paid
 
-    def cancelled(d: _Draft) -> bool:
-        # SPEC §7.7: payments of the termination year and later falling due after E are cancelled;
-        # completed years' settlements stay owed, and so do the termination settlement lines.
-        return year is not None and end is not None and not d.termination_settlement \
-            and d.year >= year and d.due > end
 
-    # A recorded payment marks one line of its (component, year), live lines first, earliest first.
-    remaining = Counter(payments)
-    if year is not None:
-        remaining[("refund", year)] += remaining.pop(("refund", 0), 0)
-    paid: set[int] = set()
-    for index, d in sorted(enumerate(drafts), key=lambda item: (cancelled(item[1]), item[1].due)):
-        if remaining[(d.component, d.year)] > 0:
-            remaining[(d.component, d.year)] -= 1
-            paid.add(index)
-
+def _statuses(drafted: ContractLines, payments: Recorded, today: date) -> list[PaymentLine]:
+    paid = _allocated(drafted, range(len(drafted.drafts)), payments)
     lines = []
-    for index, d in enumerate(drafts):
-        if cancelled(d) and index not in paid:
+    for index, d in enumerate(drafted.drafts):
+        amount, ceiling = drafted.amounts[index]
+        on_line = paid.get(index, ZERO)
+        if drafted.cancelled(index) and (amount is None or on_line < amount):
             status = "cancelled"
-        elif d.exact is None:
+        elif amount is None:
             status = "awaiting_assessment"
-        elif index in paid:
+        elif on_line >= amount and index in paid:
             status = "paid"
+        elif on_line > 0:
+            status = "partially_paid"
         else:
             status = "overdue" if d.due < today else "scheduled"
-        amount, ceiling = drafted.amounts[index]
         lines.append(PaymentLine(d.component, d.year, d.due, amount, status, drafted.explanations[index], d.mission,
-                                 ceiling))
+                                 ceiling, on_line))
     return lines
 
 

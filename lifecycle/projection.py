@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from lifecycle import handlers
 from lifecycle.calendar import DateExplanation, LegalCalendar
 from lifecycle.deadlines import CANCELLED, ELAPSED, Deadline, OpenDeadline
-from lifecycle.errors import TransitionRejected, WindowClosed
+from lifecycle.errors import DuplicateDeadline, TransitionRejected, WindowClosed
 from lifecycle.events import DOCUMENTS, JournalEntry
-from lifecycle.machine import CaseFacts, LifecycleModel, attached, fire
-from lifecycle.payments import RECORDED_PAYMENT_EVENTS, PaymentSchedule, payment_schedule, recorded_payment_key
+from lifecycle.machine import CaseFacts, LifecycleModel, attached, fire, restore
+from lifecycle.payments import (
+    RECORDED_PAYMENT_EVENTS,
+    TERMS_EVENTS,
+    ContractLines,
+    Outstanding,
+    PaymentSchedule,
+    contract_lines,
+    outstanding,
+    payment_schedule,
+    recorded_amount,
+    recorded_payment_key,
+)
 from lifecycle.ruleset import DeadlineRule, Ruleset
 
 
@@ -141,7 +152,7 @@ class Checkpoint:
     due_system: tuple[SystemEvent, ...]
     rejected: tuple[Rejection, ...]
     accepted: tuple[JournalEntry, ...]
-    recorded_payments: Counter[tuple[str, int]]
+    recorded_payments: dict[tuple[str, int], Decimal]  # euros recorded as paid, by the line they settle
     voided: dict[int, int]
     journaled_system: dict[tuple[str, date], JournalEntry]
     population: int
@@ -211,6 +222,7 @@ class _Replay:
                                cpl_opinion_period=opinion.period if opinion else None)
         self.model = LifecycleModel(self.facts)
         self.deadlines: list[OpenDeadline] = []
+        self.idents: set[str] = set()  # of `deadlines`: no two deadlines of a case share an identity
         self.history: list[HistoryItem] = []
         self.due_system: list[SystemEvent] = []
         self.rejected: list[Rejection] = []
@@ -227,11 +239,14 @@ class _Replay:
             key=lambda e: (e.at, e.seq),
         )
         self.departement = departement
-        self.recorded_payments: Counter[tuple[str, int]] = Counter()  # of the accepted entries
+        self.recorded_payments: dict[tuple[str, int], Decimal] = {}  # of the accepted entries, in euros
         self.head_seq = max((e.seq for e in journal), default=0)
         self.last_user: tuple[date, int] | None = (
             (self.user_entries[-1].at, self.user_entries[-1].seq) if self.user_entries else None)
         self.checkpoint: Checkpoint | None = None
+        # The contract's lines as of the last payment checked, with the terms they were drafted for.
+        self.terms_accepted = 0  # accepted entries that change the contract's terms (payments.TERMS_EVENTS)
+        self.lines: tuple[tuple[int, date | None], ContractLines | None] | None = None
 
     @classmethod
     def resumed(cls, checkpoint: Checkpoint, rules: Ruleset, today: date, check: NewEventCheck | None) -> _Replay:
@@ -240,11 +255,13 @@ class _Replay:
         run.facts = _copy_facts(checkpoint.facts)
         run.model = LifecycleModel(run.facts)
         run.deadlines = [copy.copy(d) if d.is_open else d for d in checkpoint.deadlines]
+        run.idents = {d.ident for d in run.deadlines}
         run.history = list(checkpoint.history)
         run.due_system = list(checkpoint.due_system)
         run.rejected = list(checkpoint.rejected)
         run.accepted = list(checkpoint.accepted)
-        run.recorded_payments = Counter(checkpoint.recorded_payments)
+        run.terms_accepted = sum(1 for e in run.accepted if e.type in TERMS_EVENTS)
+        run.recorded_payments = dict(checkpoint.recorded_payments)
         run.voided = dict(checkpoint.voided)
         run.journaled_system = dict(checkpoint.journaled_system)
         run.population = checkpoint.population
@@ -293,7 +310,7 @@ class _Replay:
             base_population=self.base_population, ruleset_id=self.rules.id, state=self.model.state,
             facts=_copy_facts(self.facts), deadlines=tuple(copy.copy(d) if d.is_open else d for d in self.deadlines),
             history=tuple(self.history), due_system=tuple(self.due_system), rejected=tuple(self.rejected),
-            accepted=tuple(self.accepted), recorded_payments=Counter(self.recorded_payments),
+            accepted=tuple(self.accepted), recorded_payments=dict(self.recorded_payments),
             voided=dict(self.voided), journaled_system=dict(self.journaled_system), population=self.population,
             termination_effective_on=self.termination_effective_on,
         )
@@ -314,12 +331,36 @@ class _Replay:
             self.rejected.append(Rejection(entry.seq, entry.at, entry.type, str(exc) + self._closed_hint(entry.type)))
             return
         finally:
+            outstanding, self.facts.outstanding = self.facts.outstanding, None
             self.facts.overlaps = None
+        reopened = self._reopened(entry.type, entry.at, data)
+        if reopened:
+            restore(self.model, source)
+            self.rejected.append(Rejection(entry.seq, entry.at, entry.type,
+                                           f"{entry.type} rejected in state {source}: {reopened}"))
+            return
         self.accepted.append(entry)
+        self.terms_accepted += entry.type in TERMS_EVENTS
         if entry.type in RECORDED_PAYMENT_EVENTS:
-            self.recorded_payments.update([recorded_payment_key(entry)])
+            # A refund received without an amount settles the whole refund still owed.
+            amount = recorded_amount(entry)
+            if amount is None:
+                amount = outstanding.owed if outstanding is not None else Decimal("0.00")
+            key = recorded_payment_key(entry)
+            self.recorded_payments[key] = self.recorded_payments.get(key, Decimal("0.00")) + amount
         self.history.append(HistoryItem(entry.at, entry.type, source, dest, entry.seq))
         self._after(entry.type, entry.at, data, entry.seq)
+
+    def _reopened(self, event: str, at: date, data: dict[str, Any]) -> str | None:
+        """Why an accepted event cannot take effect: a deadline it anchors was already counted from that day
+        (one identity per deadline: its key and anchor date), e.g. a project resubmitted on the day of the
+        earlier receipt. None when it can."""
+        for rule in _anchored_on(self.rules).get(event, ()):
+            if f"{rule.key}:{at.isoformat()}" in self.idents and self._applies(rule, data):
+                return (f"a {rule.key} deadline was already counted from {at.isoformat()}; the same deadline "
+                        "cannot be counted twice from one day: record this event on the day after, or void the "
+                        "earlier one")
+        return None
 
     def _closed_hint(self, event: str) -> str:
         """When an act comes after the window it belonged to has elapsed, say so (and when)."""
@@ -364,6 +405,7 @@ class _Replay:
             self.due_system.append(SystemEvent(event_type, at, deadline.ident))
         else:
             self.accepted.append(journaled)
+            self.terms_accepted += journaled.type in TERMS_EVENTS
         self.history.append(HistoryItem(at, event_type, source, dest, seq))
         self._after(event_type, at, {}, seq)
 
@@ -424,10 +466,25 @@ class _Replay:
         """Open an instance of `rule` due on `explanation.due`; a window (not a breach) also opens for guards."""
         key = f"{rule.key}.{year}" if year else rule.key
         deadline = OpenDeadline(rule, key, anchor_event, explanation, year=year, note=note)
+        if deadline.ident in self.idents:
+            raise DuplicateDeadline(f"{anchor_event} on {explanation.anchor.isoformat()} would open the deadline "
+                                    f"{deadline.ident} a second time; void the earlier event that opened it, or "
+                                    "record this one on another day")
+        self.idents.add(deadline.ident)
         self.deadlines.append(deadline)
         if rule.at_expiry != "breach":
             self.facts.open_windows[rule.key] = deadline.due
         return deadline
+
+    def outstanding(self, key: tuple[str, int]) -> Outstanding:
+        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year)."""
+        # The contract's lines change only with its terms and its termination: kept while those stay.
+        terms = (self.terms_accepted, self.termination_effective_on)
+        if self.lines is None or self.lines[0] != terms:
+            self.lines = (terms, contract_lines(self.accepted, self.rules, population=self.base_population,
+                                                termination_effective=self.termination_effective_on,
+                                                calendar=self.calendar))
+        return outstanding(self.lines[1], key, self.recorded_payments)
 
     def schedule_payments(self, entries: Sequence[JournalEntry],
                          termination: date | None = None) -> PaymentSchedule | None:
@@ -439,6 +496,22 @@ class _Replay:
         return payment_schedule(entries, self.rules, self.today, population=self.base_population,
                                 termination_effective=termination or self.termination_effective_on,
                                 calendar=self.calendar, recorded=self.recorded_payments)
+
+
+_ANCHORED: dict[int, tuple[Ruleset, dict[str, tuple[DeadlineRule, ...]]]] = {}
+
+
+def _anchored_on(rules: Ruleset) -> dict[str, tuple[DeadlineRule, ...]]:
+    """The ruleset's deadline rules by the event they are anchored on (computed once per ruleset)."""
+    cached = _ANCHORED.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        by_event: dict[str, list[DeadlineRule]] = {}
+        for rule in rules.deadlines.values():
+            for anchor in rule.anchors:
+                by_event.setdefault(anchor, []).append(rule)
+        cached = (rules, {event: tuple(found) for event, found in by_event.items()})
+        _ANCHORED[id(rules)] = cached
+    return cached[1]
 
 
 def _copy_facts(facts: CaseFacts) -> CaseFacts:

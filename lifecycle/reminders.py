@@ -2,27 +2,39 @@
 
 Pure: the sweep calls `notices_due` for its `today` and writes what it returns to the outbox; the outbox's
 unique key (case, deadline, due date, kind, offset) makes a second call on the same day a no-op.
+
+A breach notice is owed the day after the due date, or — when the facts that make the deadline breached were
+recorded later than that (an event recorded late opening a deadline already past, a completing event voided)
+— on the day they were recorded: nobody could be told before, so the catch-up window counts from then.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from lifecycle.deadlines import BREACHED, PENDING, Deadline
+from lifecycle.events import JournalEntry
 from lifecycle.projection import Projection
 from lifecycle.ruleset import Ruleset
 
 BINOME = ("ars", "cpam")
+VOIDING = "event_voided"
 
 
 @dataclass(frozen=True)
 class DueNotice:
+    """A notice owed: `send_on` is the day it was due to go, `found_on` the day it was found owed (the sweep's
+    today; later than `send_on` when it is caught up). Its countdown is computed on the day it is sent."""
+
     deadline: Deadline
     kind: str  # reminder | breach
     offset_days: int
     send_on: date
     roles: tuple[str, ...]
+    found_on: date | None = None
 
 
 def roles_for(deadline: Deadline) -> tuple[str, ...]:
@@ -30,11 +42,48 @@ def roles_for(deadline: Deadline) -> tuple[str, ...]:
     return (*BINOME, *deadline.recipients)
 
 
+class _Recorded:
+    """When the facts of a case were recorded: the latest recording day of the user events dated up to a day."""
+
+    def __init__(self, entries: Iterable[JournalEntry]) -> None:
+        dated: list[tuple[date, date]] = []  # (business date, recording day)
+        self.voided_on: date | None = None  # the latest voiding: it may reopen any deadline
+        for entry in entries:
+            if entry.recorded_at is None or entry.is_system:
+                continue  # the sweep's own events are not facts a person recorded
+            day = entry.recorded_at.date()
+            if entry.type == VOIDING:
+                self.voided_on = max(self.voided_on or day, day)
+            else:
+                dated.append((entry.at, day))
+        dated.sort()
+        self.dates = [at for at, _ in dated]
+        self.latest: list[date] = []  # latest recording day of the events dated up to self.dates[i]
+        for _, day in dated:
+            self.latest.append(max(self.latest[-1], day) if self.latest else day)
+
+    def known_on(self, deadline: Deadline) -> date | None:
+        """The day the facts deciding this deadline's fate (events dated up to its due date, voidings) were all
+        recorded, None if nothing says when."""
+        upto = bisect_right(self.dates, deadline.due)
+        days = [d for d in (self.latest[upto - 1] if upto else None, self.voided_on) if d is not None]
+        return max(days, default=None)
+
+
+def _breach_day(deadline: Deadline, rules: Ruleset, recorded: _Recorded) -> date:
+    """The day a breached deadline's notice is owed: the day after its due date, or the day it became known."""
+    day = deadline.due + timedelta(days=rules.breach_notice_days_after)
+    known = recorded.known_on(deadline)
+    return max(day, known) if known is not None else day
+
+
 def notices_due(projection: Projection, rules: Ruleset, today: date) -> list[DueNotice]:
     """Notices to send on `today`: for each pending deadline, the latest reminder whose day has come (within
-    the catch-up window); for each breached deadline, its breach notice (within the same window)."""
+    the catch-up window); for each breached deadline, its breach notice (within the same window, counted from
+    the day the breach could first be known)."""
     notices: list[DueNotice] = []
     window = timedelta(days=rules.catch_up_days)
+    recorded: _Recorded | None = None
     for deadline in projection.deadlines:
         if deadline.status == PENDING and deadline.due >= today:
             reached = [o for o in rules.reminder_offsets if deadline.due - timedelta(days=o) <= today]
@@ -42,19 +91,26 @@ def notices_due(projection: Projection, rules: Ruleset, today: date) -> list[Due
                 offset = min(reached)
                 send_on = deadline.due - timedelta(days=offset)
                 if today - send_on <= window:
-                    notices.append(DueNotice(deadline, "reminder", offset, send_on, roles_for(deadline)))
+                    notices.append(DueNotice(deadline, "reminder", offset, send_on, roles_for(deadline), today))
         elif deadline.status == BREACHED:
-            send_on = deadline.due + timedelta(days=rules.breach_notice_days_after)
+            recorded = recorded or _Recorded(projection.accepted)
+            send_on = _breach_day(deadline, rules, recorded)
             if send_on <= today and today - send_on <= window:
                 notices.append(DueNotice(deadline, "breach", rules.breach_notice_days_after, send_on,
-                                         roles_for(deadline)))
+                                         roles_for(deadline), today))
     return notices
 
 
 def next_notice_day(projection: Projection, rules: Ruleset, after: date) -> date | None:
-    """The first day on or after `after` on which a pending deadline owes a reminder or a breach notice."""
+    """The first day on or after `after` on which a deadline owes a reminder or a breach notice (a deadline
+    already breached included: recorded late, its notice is owed from the day it was recorded)."""
     days: list[date] = []
+    recorded: _Recorded | None = None
     for deadline in projection.deadlines:
+        if deadline.status == BREACHED:
+            recorded = recorded or _Recorded(projection.accepted)
+            days.append(_breach_day(deadline, rules, recorded))
+            continue
         if deadline.status != PENDING or deadline.due < projection.today:
             continue
         days += [deadline.due - timedelta(days=o) for o in rules.reminder_offsets]

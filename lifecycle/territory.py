@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from lifecycle.calendar import holiday_subdivision, normalise_departement, time_zone
 from lifecycle.errors import CalendarError, DomainError, UnknownCommunes
+from lifecycle.events import MAX_POPULATION, MIN_POPULATION, POPULATION_RANGE
 from lifecycle.ruleset import Ruleset, load_ruleset
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TerritoryError",
     "TerritorySummary",
     "UnknownDepartement",
+    "check_population",
     "communes",
     "cpl_name",
     "departement",
@@ -94,13 +96,25 @@ class Departement:
 
 @dataclass(frozen=True)
 class TerritorySummary:
-    """What the engine needs to know of a territory: population, size and where it lies."""
+    """What the engine needs to know of a territory: population, size and where it lies.
+
+    Attributes:
+        communes: the territory's communes, by INSEE code.
+        population: the declared population if one was given, else the communes' sum (SPEC §3).
+        size: 1–4 (ACI art. 7.1).
+        departements, regions: the codes the communes lie in.
+        seat: the seat département the summary was made for, if any.
+        warnings: facts a binôme should check but that do not stop the case (communes outside the seat's
+            région), one human-readable line each; empty without a seat.
+    """
 
     communes: tuple[Commune, ...]
     population: int
     size: int
     departements: tuple[str, ...]
     regions: tuple[str, ...]
+    seat: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def communes_population(self) -> int:
@@ -110,7 +124,7 @@ class TerritorySummary:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly view: population, size, commune count, départements and régions with names."""
         tables = _tables()
-        return {
+        shown: dict[str, Any] = {
             "population": self.population,
             "communes_population": self.communes_population,
             "size": self.size,
@@ -118,6 +132,10 @@ class TerritorySummary:
             "departements": [{"code": c, "name": tables.departements[c].name} for c in self.departements],
             "regions": [{"code": c, "name": tables.regions[c].name} for c in self.regions],
         }
+        if self.seat is not None:
+            shown["seat"] = self.seat
+            shown["warnings"] = list(self.warnings)
+        return shown
 
 
 @dataclass(frozen=True)
@@ -154,24 +172,58 @@ def population(codes: Iterable[str]) -> int:
     return sum(c.population for c in communes(codes))
 
 
+def check_population(value: object, what: str = "declared population") -> int:
+    """A declared population (a whole number from 1 to 100 000 000), or TerritoryError saying so."""
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_POPULATION <= value <= MAX_POPULATION:
+        shown = repr(value) if len(repr(value)) <= 40 else f"a number of {len(repr(value))} digits"
+        raise TerritoryError(f"{what} {shown} is not accepted: {POPULATION_RANGE}")
+    return value
+
+
 def summarise(
-    codes: Iterable[str], *, declared_population: int | None = None, ruleset: Ruleset | None = None
+    codes: Iterable[str], *, declared_population: int | None = None, ruleset: Ruleset | None = None,
+    seat: str | None = None,
 ) -> TerritorySummary:
-    """Population and size of a territory; a declared population wins over the communes' sum (SPEC §3)."""
+    """Population and size of a territory; a declared population wins over the communes' sum (SPEC §3).
+
+    With the `seat` département, `warnings` names the communes outside the seat's région (its ARS would not
+    be theirs): accepted, since a territory may cross a border, but worth a binôme's check.
+    """
     members = tuple(communes(codes))
-    declared = declared_population
-    if declared is not None and (isinstance(declared, bool) or not isinstance(declared, int) or declared < 0):
-        raise TerritoryError(f"declared population must be a whole number ≥ 0, got {declared_population!r}")
+    if declared_population is not None:
+        check_population(declared_population)
     if ruleset is None:
         ruleset = load_ruleset()
     total = declared_population if declared_population is not None else sum(c.population for c in members)
+    seat_code = departement(seat).code if seat is not None else None
     return TerritorySummary(
         communes=members,
         population=total,
         size=ruleset.size_for(total),  # ACI art. 7.1
         departements=tuple(sorted({c.departement for c in members})),
         regions=tuple(sorted({c.region for c in members})),
+        seat=seat_code,
+        warnings=_outside_the_seat_region(members, seat_code) if seat_code else (),
     )
+
+
+def _outside_the_seat_region(members: tuple[Commune, ...], seat: str) -> tuple[str, ...]:
+    """One line per foreign région: its communes (the first ten) and the seat's région."""
+    tables = _tables()
+    home = tables.regions[tables.departements[seat].region]
+    by_region: dict[str, list[Commune]] = {}
+    for commune in members:
+        if commune.region != home.code:
+            by_region.setdefault(commune.region, []).append(commune)
+    warnings = []
+    for code in sorted(by_region):
+        found = by_region[code]
+        listed = ", ".join(f"{c.code} {c.name}" for c in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        what = f"commune {listed} is" if len(found) == 1 else f"communes {listed}{more} are"
+        warnings.append(f"{what} in région {code} {tables.regions[code].name}, outside the seat's région "
+                        f"{home.code} {home.name} (seat département {seat})")
+    return tuple(warnings)
 
 
 def departement(code: str) -> Departement:

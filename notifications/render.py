@@ -15,7 +15,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from lifecycle.calendar import french_date
 from notifications.actions import action_for
+from notifications.addresses import MAX_NAME, InvalidAddress, check_address, clip, display_name
 from notifications.model import Digest, DigestItem, Notice, Recipient
+
+# A subject is one header line a mail client shows whole: the CPTS name in it is cut shorter than in the body.
+SUBJECT_NAME = 120
+MAX_SUBJECT = 250
 
 # Deadline statuses (SPEC §5) as the referents read them.
 STATUS_FR = {
@@ -73,20 +78,28 @@ def days_since(due: date, on: date) -> str:
     return f"depuis {days} jours"
 
 
-def render_notice(notice: Notice) -> RenderedEmail:
-    """Subject, plain text and HTML of a reminder or breach notice."""
+def render_notice(notice: Notice, *, sent_on: date | None = None) -> RenderedEmail:
+    """Subject, plain text and HTML of a reminder or breach notice, its countdown as of `sent_on` (the day it is
+    sent at the seat; `notice.on`, the day it was due to go, when omitted). A notice sent after that day says so.
+    """
+    on = sent_on or notice.on
     action = action_for(notice.deadline_key)
     due_fr = french_date(notice.due)
     text = action.before if notice.kind == "reminder" else action.after
+    # Names are at most 200 characters when entered; a longer stored one must not make a megabyte e-mail.
+    case_name = display_name(notice.case_name) or notice.case_id
     context = {
         "notice": notice,
-        "case_name": notice.case_name,
+        "case_name": case_name,
+        "subject_name": clip(case_name, SUBJECT_NAME),
         "departement": notice.departement,
         "label": notice.deadline_label,
         "due_fr": due_fr,
-        "on_fr": french_date(notice.on),
-        "when": days_until(notice.due, notice.on),
-        "since": days_since(notice.due, notice.on),
+        "on_fr": french_date(on),
+        "days_left": (notice.due - on).days,
+        "when": days_until(notice.due, on),
+        "since": days_since(notice.due, on),
+        "late_since_fr": french_date(notice.on) if on > notice.on else None,
         "action": text.format(due=due_fr),
         "explanation": notice.explanation,
         "status_url": notice.status_url,
@@ -99,6 +112,7 @@ def render_digest(digest: Digest) -> RenderedEmail:
     """Subject, plain text and HTML of a referent's daily digest."""
     context = {
         "referent": digest.referent,
+        "referent_name": display_name(digest.referent.name),
         "on_fr": french_date(digest.on),
         "overdue": [_digest_line(item, digest.on, overdue=True) for item in digest.overdue],
         "upcoming": [_digest_line(item, digest.on, overdue=False) for item in digest.upcoming],
@@ -108,7 +122,7 @@ def render_digest(digest: Digest) -> RenderedEmail:
 
 def _digest_line(item: DigestItem, on: date, *, overdue: bool) -> dict[str, Any]:
     return {
-        "case_name": item.case_name,
+        "case_name": display_name(item.case_name) or item.case_id,
         "label": item.label,
         "due_fr": french_date(item.due),
         "relative": days_since(item.due, on) if overdue else days_until(item.due, on),
@@ -120,10 +134,33 @@ def _digest_line(item: DigestItem, on: date, *, overdue: bool) -> dict[str, Any]
 def _render(name: str, context: dict[str, Any]) -> RenderedEmail:
     env = environment()
     # A subject is one header line whatever the data holds (no header injection through a CPTS name).
-    subject = " ".join(env.get_template(f"{name}.subject.j2").render(context).split())
+    subject = clip(" ".join(env.get_template(f"{name}.subject.j2").render(context).split()), MAX_SUBJECT)
     text = env.get_template(f"{name}.txt.j2").render(context)
     html = env.get_template(f"{name}.html.j2").render({**context, "subject": subject})
     return RenderedEmail(subject=subject, text=text, html=html)
+
+
+class UnbuildableMessage(ValueError):
+    """A message that cannot be built from what is stored (no usable recipient, a malformed header)."""
+
+
+def usable_recipients(recipients: Iterable[Recipient | dict[str, str]]) -> tuple[list[Recipient], list[str]]:
+    """The recipients a message can be addressed to, display names made safe for a header; and one line per
+    recipient left out, saying why ("'évé@exämple.fr' (cpam) left out: …")."""
+    usable: list[Recipient] = []
+    problems: list[str] = []
+    for recipient in recipients:
+        if isinstance(recipient, Recipient):
+            name, email, role = recipient.name, recipient.email, recipient.role
+        else:
+            name, email, role = recipient.get("name", ""), recipient.get("email", ""), recipient.get("role", "")
+        shown = clip(str(email), 80)
+        try:
+            address = check_address(str(email or ""))
+            usable.append(Recipient(display_name(str(name or "")), address, str(role)))
+        except (InvalidAddress, ValueError) as error:
+            problems.append(f"{shown!r} ({role or 'no role'}) left out: {error}")
+    return usable, problems
 
 
 def build_message(
@@ -136,19 +173,21 @@ def build_message(
 ) -> EmailMessage:
     """A multipart/alternative UTF-8 message (text then HTML) with the given Message-ID.
 
-    `sent_at` (timezone-aware) fills the Date header; the current time when omitted.
+    `sent_at` (timezone-aware) fills the Date header; the current time when omitted. Every address is checked
+    again here and display names are made safe (one line, at most 200 characters): an unusable one raises
+    UnbuildableMessage (see `usable_recipients` to leave such recipients out instead).
     """
     if not (message_id.startswith("<") and message_id.endswith(">") and "@" in message_id):
         raise ValueError(f"malformed Message-ID {message_id!r}: expected <unique-part@domain>")
     addresses = [_address(r) for r in recipients]
     if not addresses:
-        raise ValueError("a message needs at least one recipient")
+        raise UnbuildableMessage("a message needs at least one recipient")
     sent_at = sent_at or datetime.now(UTC)
     if sent_at.tzinfo is None:
         raise ValueError("sent_at must be timezone-aware (the Date header carries the UTC offset)")
 
     message = EmailMessage()
-    message["Subject"] = rendered.subject
+    message["Subject"] = clip(" ".join(rendered.subject.split()), MAX_SUBJECT)
     message["From"] = sender
     message["To"] = ", ".join(addresses)
     message["Date"] = format_datetime(sent_at)
@@ -163,7 +202,10 @@ def build_message(
 
 
 def _address(recipient: Recipient | str) -> str:
-    if isinstance(recipient, Recipient):
-        # Address quotes a display name that needs it ("Dupont, Anne").
-        return str(Address(display_name=recipient.name, addr_spec=recipient.email))
-    return recipient
+    name, email = (recipient.name, recipient.email) if isinstance(recipient, Recipient) else ("", recipient)
+    try:
+        address = check_address(email)
+    except InvalidAddress as error:
+        raise UnbuildableMessage(f"recipient {clip(email, 80)!r}: {error}") from None
+    # Address quotes a display name that needs it ("Dupont, Anne").
+    return str(Address(display_name=display_name(name, MAX_NAME), addr_spec=address))

@@ -6,7 +6,7 @@ Each goes through the application's use cases, as a user would; tests say what t
 from __future__ import annotations
 
 import socket
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
 
@@ -42,9 +42,16 @@ def new_case(engine: Engine, name: str = "CPTS du Pays Messin", *, departement: 
 
 def record(engine: Engine, case_id: int, at: Day, kind: str, data: dict | None = None, *, today: Day | None = None,
            actor: str = "ars.agent") -> ApplyResult:
-    """Record an event as an ARS agent would, on the day it happened unless told otherwise."""
+    """Record an event as an ARS agent would, on the day it happened unless told otherwise (recorded at noon
+    UTC that day: `case show --today` of a day shows what had been recorded by then)."""
+    day = _day(today or at)
     return apply(SqlUnitOfWork(engine), case_id, NewEvent(kind, _day(at), data or {}), actor,
-                 today=_day(today or at))
+                 today=day, now=noon(day))
+
+
+def noon(day: date) -> datetime:
+    """The instant a test records a day's acts: midday UTC, the same date at every seat."""
+    return datetime.combine(day, time(12), tzinfo=UTC)
 
 
 def record_all(engine: Engine, case_id: int, facts: list[tuple[Day, str, dict]]) -> None:

@@ -92,8 +92,13 @@ def sweep_job(uow: SqlUnitOfWork, stopping: threading.Event | None = None, chunk
     between chunks, and two schedulers sharing a database mostly work on different cases (a case already swept
     by the other no longer matches `wake_on <= today` and is passed over)."""
     now = utc_now()
+    started = _time.monotonic()
     settings = settings or Settings()
     ids = due_case_ids(uow, latest_local_date(now))
+    if not ids:
+        log.debug("sweep: no case due")
+        return
+    log.info("sweep: %d case(s) due", len(ids))
     chunks = [ids[i:i + chunk] for i in range(0, len(ids), chunk)]
     random.shuffle(chunks)
     cases = fired = breached = notices = 0
@@ -106,9 +111,8 @@ def sweep_job(uow: SqlUnitOfWork, stopping: threading.Event | None = None, chunk
             fired += len(report.system_events)
             breached += len(report.breached)
             notices += report.notifications
-    if cases or notices:
-        log.info("sweep: %d case(s), %d system event(s), %d new breach(es), %d notification(s) enqueued",
-                 cases, fired, breached, notices)
+    log.info("sweep: %d case(s) swept in %.1f s: %d system event(s), %d new breach(es), %d notification(s) "
+             "enqueued", cases, _time.monotonic() - started, fired, breached, notices)
 
 
 def _sweep_chunk(uow: SqlUnitOfWork, case_ids: list[int], now: datetime, mail_domain: str) -> list[SweepReport]:
@@ -260,6 +264,9 @@ def run(
         stopper.append(thread)
         thread.start()
 
+    # The state machine's library logs every transition at INFO (thousands of lines per sweep): only its warnings
+    # are worth a line; ours say what each job did.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     log.info("scheduler started on %s: sweep every %s min, outbox every %s s, digest at 07:00 Europe/Paris",
              uow.engine.url.render_as_string(hide_password=True), sweep_minutes, outbox_seconds)

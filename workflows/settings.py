@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from workflows.persistence.journal import JournalKeys
 
 DATABASE_URL_ENV = "CPTS_DATABASE_URL"
 SMTP_URL_ENV = "CPTS_SMTP_URL"
 MAIL_DOMAIN_ENV = "CPTS_MAIL_DOMAIN"
 MAX_ATTEMPTS_ENV = "CPTS_OUTBOX_MAX_ATTEMPTS"
 ACTOR_ENV = "CPTS_ACTOR"
+JOURNAL_KEY_ENV = "CPTS_JOURNAL_KEY"
+RETIRED_KEYS_ENV = "CPTS_JOURNAL_RETIRED_KEYS"
 
 DEFAULT_DATABASE_URL = "sqlite:///cpts.db"
 DEFAULT_MAIL_DOMAIN = "cpts-lifecycle.local"
@@ -34,6 +40,10 @@ class Settings:
         mail_domain: domain of Message-IDs and of the default sender (`CPTS_MAIL_DOMAIN`).
         outbox_max_attempts: failures before a notification is `dead` (`CPTS_OUTBOX_MAX_ATTEMPTS`, ≥ 1).
         actor: who records events from the CLI when `--actor` is not given (`CPTS_ACTOR`).
+        journal_key: the secret that signs the journal's hash chain (`CPTS_JOURNAL_KEY`, ≥ 32 characters; no
+            default: unset, hashes are unkeyed and `cpts case verify` says so).
+        retired_journal_keys: earlier secrets whose rows still verify (`CPTS_JOURNAL_RETIRED_KEYS`,
+            comma-separated), until `cpts db rekey` has signed every journal with the current key.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -41,6 +51,14 @@ class Settings:
     mail_domain: str = DEFAULT_MAIL_DOMAIN
     outbox_max_attempts: int = DEFAULT_MAX_ATTEMPTS
     actor: str = DEFAULT_ACTOR
+    journal_key: str | None = field(default=None, repr=False)
+    retired_journal_keys: tuple[str, ...] = field(default=(), repr=False)
+
+    def journal_keys(self) -> JournalKeys:
+        """The keys of the journal's hash chain (a JournalKeyError if one is too short to be a secret)."""
+        from workflows.persistence.journal import JournalKeys
+
+        return JournalKeys.from_secrets(self.journal_key, self.retired_journal_keys)
 
 
 def _attempts(raw: str | None) -> int:
@@ -59,4 +77,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_domain=env.get(MAIL_DOMAIN_ENV) or DEFAULT_MAIL_DOMAIN,
         outbox_max_attempts=_attempts(env.get(MAX_ATTEMPTS_ENV)),
         actor=env.get(ACTOR_ENV) or DEFAULT_ACTOR,
+        journal_key=env.get(JOURNAL_KEY_ENV) or None,
+        retired_journal_keys=tuple(k.strip() for k in (env.get(RETIRED_KEYS_ENV) or "").split(",") if k.strip()),
     )

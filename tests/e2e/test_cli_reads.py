@@ -74,9 +74,10 @@ def test_a_database_whose_schema_is_stale_is_a_one_line_error(tmp_path, monkeypa
         connection.execute("CREATE TABLE cases (id INTEGER PRIMARY KEY)")
     outcome = make_runner(monkeypatch, capsys, f"sqlite:///{path}")("case", "list")
 
-    assert outcome.code == 1 and outcome.out == ""
+    assert outcome.code == 2 and outcome.out == ""
     [line] = outcome.err.splitlines()
-    assert line.startswith("error: database error (") and line.endswith("run `cpts db init`")
+    assert line.startswith("error: the database schema is missing or out of date (no such column")
+    assert line.endswith("run `cpts db init`")
 
 
 def test_an_unreachable_database_is_a_one_line_error(monkeypatch, capsys):

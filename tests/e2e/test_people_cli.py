@@ -70,9 +70,10 @@ def test_an_ars_and_a_cpam_agent_are_added_with_their_scope_and_listed(cpts):
 
     listed = cpts("user", "list", "--json")
 
-    assert added.code == 0 and added.json()["scope"] == ["44"]
+    assert added.code == 0 and added.json()["scope"] == ["reg:44"]
     assert [(u["email"], u["role"], u["scope"]) for u in listed.json()] == [
-        (ARS, "ars", ["44"]), (CPAM, "cpam", ["57", "54", "08"]), ("ines@dgos.example.fr", "national", [])]
+        (ARS, "ars", ["reg:44"]), (CPAM, "cpam", ["dep:57", "dep:54", "dep:08"]),
+        ("ines@dgos.example.fr", "national", ["national"])]
     assert "3 user(s)" in cpts("user", "list").out
 
 
@@ -104,7 +105,7 @@ def test_an_e_mail_address_identifies_one_user_whatever_its_case(cpts):
     malformed = cpts("user", "add", "--name", "Autre", "--email", "paul.durand", "--role", "cpam", "--scope", "57")
 
     assert_one_line_error(again, f"a user with e-mail {ARS} already exists (Élise Martin, ars)")
-    assert_one_line_error(malformed, "'paul.durand' is not an e-mail address")
+    assert_one_line_error(malformed, "'paul.durand' is not a usable e-mail address")
 
 
 # ------------------------------------------------------------------------------------------- assign
@@ -145,13 +146,14 @@ def test_assigning_only_the_contact_keeps_the_binome(cpts, sqlite_db):
     ("args", "says"),
     [
         (("--ars", "claire@ars-idf.example.fr"), "cannot be the ARS referent of case 1 'CPTS du Pays Messin': it "
-                                                 "is seated in région 44 (Grand Est), outside their scope (11)"),
+                                                 "is seated in région 44 (Grand Est), outside their scope (région 11)"),
         (("--cpam", "luc@cpam-88.example.fr"), "cannot be the CPAM referent of case 1 'CPTS du Pays Messin': it "
-                                               "is seated in département 57 (Moselle), outside their scope (88)"),
+                                               "is seated in département 57 (Moselle), outside their scope "
+                                               "(département 88)"),
         (("--ars", CPAM), f"{CPAM} is a cpam user, not an ARS agent"),
         (("--cpam", ARS), f"{ARS} is an ars user, not a CPAM agent"),
         (("--ars", "nobody@ars.example.fr"), "no user with e-mail 'nobody@ars.example.fr': add them first"),
-        (("--contact-email", "not-an-address"), "--contact-email 'not-an-address' is not an e-mail address"),
+        (("--contact-email", "not-an-address"), "--contact-email 'not-an-address' is not a usable e-mail address"),
         ((), "nothing to assign: give --ars EMAIL, --cpam EMAIL"),
     ],
     ids=["ars of another région", "cpam of another département", "cpam user as ars", "ars user as cpam",
@@ -201,14 +203,14 @@ def test_a_notice_without_addressee_waits_unaddressed_until_the_binome_is_assign
     assert pending["message_id"] == waiting["message_id"]
 
 
-def test_only_dead_or_unaddressed_entries_can_be_retried(cpts, sqlite_db):
+def test_every_entry_not_sent_can_be_retried_and_a_sent_one_cannot(cpts, sqlite_db):
     referents(cpts)
     case_id = health_project_received_18_feb_2025(sqlite_db)
     cpts("case", "assign", str(case_id), "--ars", ARS, "--cpam", CPAM)
     cpts("sweep", "--today", "2025-03-25")
     [entry] = cpts("outbox", "list", "--json").json()
 
-    assert_one_line_error(cpts("outbox", "retry", str(entry["id"])), "is pending; only dead or unaddressed")
+    assert cpts("outbox", "retry", str(entry["id"])).code == 0  # pending: queued again, now
     assert_one_line_error(cpts("outbox", "retry", "999"), "no outbox entry 999", "cpts outbox list")
     with sqlite_db.begin() as connection:
         connection.execute(text("UPDATE outbox SET status = 'dead', attempts = 6, last_error = '550 gone'"))
@@ -216,6 +218,9 @@ def test_only_dead_or_unaddressed_entries_can_be_retried(cpts, sqlite_db):
     assert "dead" in listed.out and "tries 6" in listed.out and "(550 gone)" in listed.out
     assert cpts("outbox", "retry", str(entry["id"])).code == 0
     assert cpts("outbox", "list", "--status", "dead", "--json").json() == []
+    with sqlite_db.begin() as connection:
+        connection.execute(text("UPDATE outbox SET status = 'sent'"))
+    assert_one_line_error(cpts("outbox", "retry", str(entry["id"])), "was sent", "only entries not sent")
 
 
 def test_outbox_list_refuses_an_unknown_status(cpts):
@@ -297,5 +302,5 @@ def test_people_services_can_be_used_without_the_cli(sqlite_db):
 
     done = people.assign(SqlUnitOfWork(sqlite_db), case_id, ars_email=ARS, now=datetime(2025, 1, 6, 9, 0).astimezone())
 
-    assert json.loads(user.scope) == ["44", "11"]
+    assert json.loads(user.scope) == ["reg:44", "reg:11"]
     assert (done.ars, done.cpam, done.unaddressed) == (ARS, None, ())

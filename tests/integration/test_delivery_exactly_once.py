@@ -37,10 +37,11 @@ from apscheduler.events import EVENT_JOB_EXECUTED
 from builders import LOOPBACK, free_port, record
 from cli_runner import make_runner
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lifecycle.calendar import add_months
 from notifications.smtp import SmtpSettings
+from workflows.persistence.journal import UNKEYED, resign
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.scheduler import build_scheduler, digest_due_at_start, sweep_job
@@ -609,7 +610,27 @@ def clone_case(engine: Engine, proto: int, copies: int) -> list[int]:
             connection.execute(text(f"INSERT INTO {name} ({target}) SELECT {source} FROM {name} t "
                                     "CROSS JOIN generate_series(1, :n) AS g WHERE t.case_id = :proto"),
                                {"n": copies, "proto": proto})
-    return [proto + g for g in range(copies + 1)]
+    clones = [proto + g for g in range(1, copies + 1)]
+    _sign(engine, clones)
+    return [proto, *clones]
+
+
+def _sign(engine: Engine, case_ids: list[int]) -> None:
+    """Sign each clone's journal as its own (a copied chain names the prototype: the engine would refuse it)."""
+    with Session(engine) as session:
+        cases = {c.id: c for c in session.exec(select(Case).where(col(Case.id).in_(case_ids)))}
+        journals: dict[int, list[JournalRow]] = {case_id: [] for case_id in case_ids}
+        for row in session.exec(select(JournalRow).where(col(JournalRow.case_id).in_(case_ids))
+                                .order_by(JournalRow.case_id, JournalRow.seq)):
+            journals[row.case_id].append(row)
+    rows, heads = [], []
+    for case_id, journal in journals.items():
+        head, signed = resign(cases[case_id], journal, UNKEYED)
+        rows += [{"i": row_id, "p": prev_hash, "h": digest} for row_id, prev_hash, digest in signed]
+        heads.append({"c": case_id, "h": head})
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE journal SET prev_hash = :p, hash = :h WHERE id = :i"), rows)
+        connection.execute(text("UPDATE cases SET journal_head = :h WHERE id = :c"), heads)
 
 
 @pytest.mark.postgres

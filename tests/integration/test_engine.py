@@ -12,7 +12,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from builders import METZ, THIONVILLE, record
+from builders import METZ, THIONVILLE, noon, record
 from builders import health_project_received_18_feb_2025 as _health_project_received_18_feb_2025
 from builders import new_case as _new_case
 from sqlalchemy import Engine, text
@@ -71,6 +71,7 @@ def snapshot(db: Engine, case_id: int) -> tuple:
 
 def test_recording_an_event_appends_a_hash_chained_row_and_refreshes_state_and_deadlines(db):
     case_id = new_case(db)
+    genesis = case_row(db, case_id)["journal_head"]  # the case's identity, signed before any event
 
     record(db, case_id, "2025-01-06", "contact_recorded", {"source": "cpam"})
     assert case_row(db, case_id)["state"] == "prospect"
@@ -82,7 +83,7 @@ def test_recording_an_event_appends_a_hash_chained_row_and_refreshes_state_and_d
     rows = journal(db, case_id)
     assert [(r["seq"], r["type"], str(r["at"])) for r in rows] == [
         (1, "contact_recorded", "2025-01-06"), (2, "first_meeting_held", "2025-01-13")]
-    assert rows[0]["prev_hash"] == GENESIS_HASH
+    assert rows[0]["prev_hash"] == genesis != GENESIS_HASH
     assert rows[1]["prev_hash"] == rows[0]["hash"]
     assert case_row(db, case_id) == {"state": "accompanied", "version": 2, "journal_head": rows[1]["hash"]}
     assert deadline_rows(db, case_id) == {"first_meeting": ("2025-01-21", "met")}
@@ -302,7 +303,7 @@ def test_a_backdated_opposition_is_refused_when_a_later_event_depends_on_the_tac
 
 def test_a_backdated_opposition_is_accepted_when_nothing_depends_on_the_tacit_validation(db):
     case_id = health_project_received_18_feb_2025(db)
-    sweep(SqlUnitOfWork(db), today=D("2025-04-23"))
+    sweep(SqlUnitOfWork(db), today=D("2025-04-23"), now=noon(D("2025-04-23")))
     tacit_seq = journal(db, case_id)[-1]["seq"]
 
     result = record(db, case_id, "2025-04-10", "health_project_opposed", {"grounds": "territory"},

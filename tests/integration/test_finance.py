@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import make_runner
+from freezegun import freeze_time
 from spec_example import WORKED_EXAMPLE_LINES
 
 from workflows import services
@@ -146,6 +147,7 @@ def test_forecast_json_has_a_total_row(sqlite_db, monkeypatch, capsys):
     assert rows[-1]["group"] == "total" and rows[-1]["committed"] == "77275.68"
 
 
+@freeze_time("2026-11-25 12:00:00")  # everything recorded by the day the case is looked at
 def test_case_show_tracks_the_national_access_indicators_of_each_completed_year(sqlite_db):
     from workflows.read.cases import case_view
 
@@ -155,7 +157,7 @@ def test_case_show_tracks_the_national_access_indicators_of_each_completed_year(
             {"name": "patients_with_medecin_traitant", "baseline": 80, "target": 90, "actual": 86},
             {"name": "emergency_visits_without_hospitalisation", "baseline": 1000, "target": 900, "actual": 950},
         ]}}}), "agent", today=date(2026, 11, 25))
-    years = case_view(SqlUnitOfWork(sqlite_db), case_id, today=date(2026, 6, 1)).as_dict()["indicators"]
+    years = case_view(SqlUnitOfWork(sqlite_db), case_id, today=date(2026, 11, 25)).as_dict()["indicators"]
 
     # (86-80)/(90-80) = 0.6 and (950-1000)/(900-1000) = 0.5, equal weights → 0.55
     assert years[0] == {"year": 1, "attainment": {"access": "0.5500"}, "national_indicators_missing": [

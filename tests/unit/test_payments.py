@@ -318,7 +318,7 @@ def test_an_unpaid_line_is_overdue_the_day_after_its_due_date_and_scheduled_on_i
 def test_a_line_serialises_to_the_spec_11_shape():
     assert line(schedule(WORKED_EXAMPLE), "access.fixed.advance", 1).as_dict() == {
         "component": "access.fixed.advance", "year": 1, "due": "2024-06-03", "amount": "17275.68",
-        "status": "overdue",
+        "status": "overdue", "paid": "0.00", "remaining": "17275.68",
         "explanation": "0.75 × 29 500 × 285/365 (access started 2024-06-03, anniversary 2025-03-15; "
                        "29 500 = fixed 17 500 + SNP compensation 12 000); due 2024-06-03: the access mission's "
                        "start (ACI art. 9.2, annex 4)",

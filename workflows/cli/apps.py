@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
 
 app = typer.Typer(help="cpts-lifecycle: steer CPTS from first contact to contract end (ARS/CPAM binômes, "
@@ -18,3 +20,33 @@ scheduler_app = typer.Typer(help="The scheduler: sweep, outbox delivery, daily d
 for group, name in ((calendar_app, "calendar"), (territory_app, "territory"), (db_app, "db"), (case_app, "case"),
                     (user_app, "user"), (outbox_app, "outbox"), (scheduler_app, "scheduler")):
     app.add_typer(group, name=name)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"cpts-lifecycle {version('cpts-lifecycle')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                           help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+def command_tree() -> Any:
+    """The click command of `app`, its help tidied: flags (`--json`, `--help`…) show no `<bool>` type."""
+    root = typer.main.get_command(app)
+    stack = [root]
+    while stack:
+        command = stack.pop()
+        help_option = command.get_help_option(typer.Context(command))
+        for param in [*command.params, *([help_option] if help_option is not None else [])]:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        stack.extend(getattr(command, "commands", {}).values())
+    return root

@@ -25,10 +25,13 @@ class Kind(StrEnum):
 @calendar_app.command("add")
 def calendar_add(
     start: Annotated[str, typer.Argument(metavar="DATE", help="Anchor date, YYYY-MM-DD (not counted).")],
-    dept: Annotated[str, typer.Option("--dept", help="Seat département (57, 974, 2A…).")],
+    dept: Annotated[str, typer.Option("--dept", metavar="DEPT", help="Seat département (57, 974, 2A…).")],
     kind: Annotated[Kind, typer.Option("--kind", help="Deadline kind; only procedural rolls over.")],
-    days: Annotated[int | None, typer.Option("--days", min=0, help="Period in days.")] = None,
-    months: Annotated[int | None, typer.Option("--months", min=0, help="Period in months.")] = None,
+    # A century at most either way: the longest period of the texts is a five-year contract.
+    days: Annotated[int | None, typer.Option("--days", min=0, max=36_500, metavar="N",
+                                             help="Period in days.")] = None,
+    months: Annotated[int | None, typer.Option("--months", min=0, max=1_200, metavar="N",
+                                               help="Period in months.")] = None,
     before: Annotated[bool, typer.Option("--before", help="Count backward (\"at least N days before\").")] = False,
     as_json: JsonFlag = False,
     explain: Annotated[bool, typer.Option("--explain", help="Say why the date is that date.")] = False,
@@ -69,5 +72,8 @@ def calendar_export(
     if output is None:
         typer.echo(data, nl=False)
         return
-    output.write_bytes(data)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}; give a writable file path")
     typer.echo(f"wrote {output}", err=True)

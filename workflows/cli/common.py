@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from datetime import date
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,6 +22,44 @@ if TYPE_CHECKING:
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV (for a spreadsheet).")]
+
+# Bounds of counts typed on the command line (pages, offsets): what every database stores as an integer.
+MAX_ROWS = 2**31 - 1
+
+
+# The choices the help spells out, written here rather than imported: `lifecycle.machine` and
+# `lifecycle.deadlines` load the state machine and the holiday tables, which `cpts --help` does not need (an e2e
+# test checks that they agree with the application's).
+class State(StrEnum):
+    """`lifecycle.machine.STATES`."""
+
+    new = "new"
+    prospect = "prospect"
+    accompanied = "accompanied"
+    loi_submitted = "loi_submitted"
+    loi_validated = "loi_validated"
+    health_project_submitted = "health_project_submitted"
+    health_project_opposed = "health_project_opposed"
+    health_project_validated = "health_project_validated"
+    adhesion_requested = "adhesion_requested"
+    contract_refused = "contract_refused"
+    contracted = "contracted"
+    termination_pending = "termination_pending"
+    termination_suspended = "termination_suspended"
+    terminated = "terminated"
+    expired = "expired"
+    abandoned = "abandoned"
+
+
+class DeadlineStatus(StrEnum):
+    """`lifecycle.deadlines.STATUSES`."""
+
+    pending = "pending"
+    met = "met"
+    met_late = "met_late"
+    breached = "breached"
+    elapsed = "elapsed"
+    cancelled = "cancelled"
 
 
 def print_json(value: Any) -> None:
@@ -36,8 +75,10 @@ def csv_text(header: list[str], rows: list[list[object]]) -> str:
 
 
 def fail(message: str) -> None:
-    """A usage error: one line on stderr, exit code 2."""
-    typer.echo(f"error: {message}", err=True)
+    """A usage error: one line on stderr (control characters of user input escaped), exit code 2."""
+    from workflows.cli.render import printable
+
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(2)
 
 
@@ -61,4 +102,5 @@ def unit_of_work(config: Settings | None = None) -> SqlUnitOfWork:
     from workflows.persistence.db import open_engine
     from workflows.persistence.unit_of_work import SqlUnitOfWork
 
-    return SqlUnitOfWork(open_engine((config or settings()).database_url))
+    config = config or settings()
+    return SqlUnitOfWork(open_engine(config.database_url), keys=config.journal_keys())

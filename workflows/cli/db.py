@@ -21,6 +21,26 @@ def db_init() -> None:
     typer.echo(f"schema up to date on {engine.url.render_as_string(hide_password=True)}")
 
 
+@db_app.command("rekey")
+def db_rekey() -> None:
+    """Sign every journal again with the current key ($CPTS_JOURNAL_KEY), after checking it with the accepted
+    ones: key rotation, and journals written before keys or genesis entries. A case whose chain fails is left
+    alone and reported (exit 1)."""
+    from workflows.cli.common import fail, unit_of_work
+    from workflows.services.integrity import rekey
+
+    config = settings()
+    if not config.journal_key:
+        fail("set CPTS_JOURNAL_KEY to the new secret first (and CPTS_JOURNAL_RETIRED_KEYS to the old ones)")
+    report = rekey(unit_of_work(config))
+    for case_id, problem in report.refused:
+        typer.echo(f"case {case_id}: not signed again: {problem}", err=True)
+    typer.echo(f"{report.signed} journal(s) signed with key {report.key_id}"
+               + (f"; {len(report.refused)} left alone (see `cpts case verify --all`)" if report.refused else ""))
+    if report.refused:
+        raise typer.Exit(1)
+
+
 class DiagramFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"

@@ -8,6 +8,7 @@ import typer
 
 from workflows.cli.apps import outbox_app, scheduler_app
 from workflows.cli.common import JsonFlag, print_json, settings, unit_of_work
+from workflows.cli.render import printable
 
 # `workflows.services.outbox.STATUSES`, for the help text without importing the application (an e2e test checks
 # that they agree).
@@ -20,7 +21,7 @@ FromOption = Annotated[str | None, typer.Option(
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[str | None, typer.Option("--status", help=f"One of {', '.join(STATUSES)}.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N entries.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=2**31 - 1, help="At most N entries.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Notifications in the outbox, oldest first, with their delivery status."""
@@ -33,7 +34,7 @@ def outbox_list(
     for e in entries:
         error = f"  ({e.last_error})" if e.last_error and e.status != "sent" else ""
         typer.echo(f"{e.id:>6}  {e.status:<11} {e.kind:<8} {e.send_on.isoformat()}  case {e.case or '—':>4}  "
-                   f"tries {e.attempts}  {e.subject}{error}")
+                   f"tries {e.attempts}  {printable(e.subject)}{printable(error)}")
     typer.echo(f"{len(entries)} notification(s)")
 
 
@@ -41,18 +42,24 @@ def outbox_list(
 def outbox_retry(
     entry: Annotated[int, typer.Argument(metavar="ID", help="Outbox entry number (`cpts outbox list`).")],
 ) -> None:
-    """Put a dead or unaddressed notification back in the queue (sent on the next drain)."""
+    """Put a notification not yet sent (dead, unaddressed, pending, stuck sending) back in the queue, to the
+    case's people as they are now; it goes on the next drain (not before its day)."""
+    from datetime import UTC
+
     from workflows.services.clock import utc_now
     from workflows.services.outbox import retry
 
-    row = retry(unit_of_work(), entry, utc_now())
-    typer.echo(f"outbox entry {row.id} is pending again: {row.subject}")
+    now = utc_now()
+    row = retry(unit_of_work(), entry, now)
+    at = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=UTC)
+    when = "" if at <= now else f" (not before {row.send_on.isoformat()}, its day at the seat)"
+    typer.echo(f"outbox entry {row.id} is pending again{when}: {printable(row.subject)}")
 
 
 @outbox_app.command("drain")
 def outbox_drain(
     sender: FromOption = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N messages in this pass.")] = 500,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most N messages in this pass.")] = 500,
 ) -> None:
     """Send what is due now, once (for cron-style use); reads CPTS_SMTP_URL."""
     from workflows.scheduler import sender_address, smtp_settings
@@ -69,8 +76,10 @@ def outbox_drain(
 
 @scheduler_app.command("run")
 def scheduler_run(
-    sweep_minutes: Annotated[float, typer.Option("--sweep-minutes", min=0.01, help="Sweep period.")] = 5,
-    outbox_seconds: Annotated[float, typer.Option("--outbox-seconds", min=0.1, help="Drain period.")] = 30,
+    sweep_minutes: Annotated[float, typer.Option("--sweep-minutes", min=0.01, max=1440,
+                                                 help="Sweep period (at most a day).")] = 5,
+    outbox_seconds: Annotated[float, typer.Option("--outbox-seconds", min=0.1, max=86_400,
+                                                  help="Drain period (at most a day).")] = 30,
     sender: FromOption = None,
 ) -> None:
     """Sweep, deliver and digest until SIGTERM/SIGINT (reads CPTS_SMTP_URL)."""

@@ -19,10 +19,11 @@ class GroupBy(StrEnum):
 
 @case_app.command("payments")
 def payments_command(
-    case_id: Annotated[str, typer.Argument(metavar="CASE")],
+    case_id: Annotated[str, typer.Argument(metavar="CASE", help="Case number.")],
     as_json: JsonFlag = False,
     as_csv: CsvFlag = False,
-    today: Annotated[str | None, typer.Option("--today", help="Statuses as of this date.")] = None,
+    today: Annotated[str | None, typer.Option("--today", metavar="YYYY-MM-DD",
+                                              help="Statuses as of this date.")] = None,
 ) -> None:
     """The contract's échéancier: every payment line with its due date, amount, status and arithmetic."""
     from workflows.read.finance import case_payments
@@ -48,7 +49,7 @@ def payments_command(
 
 @app.command("forecast")
 def forecast_command(
-    year: Annotated[int, typer.Option("--year", help="Calendar year to forecast, e.g. 2026.")],
+    year: Annotated[int, typer.Option("--year", metavar="YYYY", help="Calendar year to forecast, e.g. 2026.")],
     by: Annotated[GroupBy, typer.Option("--by", help="Group by region, departement or component.")] = (
         GroupBy.region),
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
@@ -71,7 +72,10 @@ def forecast_command(
     if as_csv:
         typer.echo(csv_text(header, [list(g.as_dict().values()) for g in rows]), nl=False)
         return
-    typer.echo(f"{'':<6}{'':<34}{'committed':>16}{'variable (max)':>16}{'maximum':>16}{'paid':>16}")
+    typer.echo(f"{'':<40}{'committed':>16}{'variable (max)':>16}{'maximum':>16}{'paid':>16}")
     for g in rows:
-        typer.echo(f"{g.key:<6}{g.label[:33]:<34}{g.committed:>16,.2f}{g.awaiting_ceiling:>16,.2f}"
-                   f"{g.maximum:>16,.2f}{g.paid:>16,.2f}".replace(",", " "))
+        # A région or département: its code and name; a component is its own name.
+        name = g.key if g.label == g.key else f"{g.key:<6}{g.label}"
+        amounts = (f"{amount:>16,.2f}".replace(",", " ") for amount in (g.committed, g.awaiting_ceiling, g.maximum,
+                                                                          g.paid))
+        typer.echo(f"{name[:39]:<40}{''.join(amounts)}")

@@ -1,14 +1,14 @@
-"""`cpts user add|list` and `cpts case assign`: who follows which CPTS (SPEC §2)."""
+"""`cpts user add|edit|list` and `cpts case assign`: who follows which CPTS (SPEC §2)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from workflows.cli.apps import case_app, user_app
 from workflows.cli.common import JsonFlag, print_json, unit_of_work
+from workflows.cli.render import printable
 
 if TYPE_CHECKING:
     from workflows.persistence.tables import User
@@ -16,21 +16,30 @@ if TYPE_CHECKING:
 # `workflows.services.people.ROLES`, for the help text without importing the application (an e2e test checks
 # that they agree).
 ROLES = ("ars", "cpam", "legal", "national", "admin")
+SCOPE_HELP = ("Territory: région codes for ars (44 or reg:44), département codes for cpam (57 or dep:57), "
+              "département or région codes for legal (57, dep:57, reg:44), national for national and admin "
+              "(the default for them); comma-separated or repeated.")
+NO_SCOPE = "no scope: receives nothing until `cpts user edit EMAIL --scope`"
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "name": user.name, "email": user.email, "role": user.role,
-            "scope": json.loads(user.scope)}
+    from workflows.services.people import user_dict
+
+    return user_dict(user)
+
+
+def _where(user: User) -> str:
+    from workflows.services.people import scope_of
+
+    return scope_of(user).describe() or NO_SCOPE
 
 
 @user_app.command("add")
 def user_add(
-    name: Annotated[str, typer.Option("--name", help="Full name.")],
-    email: Annotated[str, typer.Option("--email", help="E-mail address (identifies the user).")],
+    name: Annotated[str, typer.Option("--name", help="Full name (one line, at most 200 characters).")],
+    email: Annotated[str, typer.Option("--email", help="ASCII e-mail address (identifies the user).")],
     role: Annotated[str, typer.Option("--role", help=f"One of {', '.join(ROLES)}.")],
-    scope: Annotated[list[str] | None, typer.Option(
-        "--scope", help="Région codes (ars) or département codes (cpam, legal), comma-separated or "
-                        "repeated; none for national and admin.")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help=SCOPE_HELP)] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Register a user with their role and territory."""
@@ -40,8 +49,28 @@ def user_add(
     if as_json:
         print_json(user_json(user))
         return
-    where = ", ".join(json.loads(user.scope)) or "everywhere"
-    typer.echo(f"user {user.id} added: {user.name} <{user.email}>, {user.role} ({where})")
+    typer.echo(f"user {user.id} added: {printable(user.name)} <{printable(user.email)}>, {user.role} ({_where(user)})")
+
+
+@user_app.command("edit")
+def user_edit(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's current e-mail address.")],
+    name: Annotated[str | None, typer.Option("--name", help="New full name.")] = None,
+    new_email: Annotated[str | None, typer.Option("--email", help="New e-mail address.")] = None,
+    role: Annotated[str | None, typer.Option("--role", help=f"New role, one of {', '.join(ROLES)}.")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="New scope (replaces it). " + SCOPE_HELP)]
+    = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Correct a user's name, e-mail, role or scope (the checks of `user add` apply)."""
+    from workflows.services.people import edit_user
+
+    user = edit_user(unit_of_work(), email, name=name, new_email=new_email, role=role, scope=scope)
+    if as_json:
+        print_json(user_json(user))
+        return
+    typer.echo(f"user {user.id} updated: {printable(user.name)} <{printable(user.email)}>, {user.role} "
+               f"({_where(user)})")
 
 
 @user_app.command("list")
@@ -54,10 +83,11 @@ def user_list(
 
     users = list_users(unit_of_work(), role=role)
     if as_json:
-        print_json([user_json(u) for u in users])
+        print_json([u.as_dict() for u in users])
         return
     for u in users:
-        typer.echo(f"{u.id:>4}  {u.role:<8}  {', '.join(json.loads(u.scope)) or '—':<12}  {u.name} <{u.email}>")
+        where = NO_SCOPE if u.receives_nothing else ", ".join(u.scope.tokens())
+        typer.echo(f"{u.id:>4}  {u.role:<8}  {where:<12}  {printable(u.name)} <{printable(u.email)}>")
     typer.echo(f"{len(users)} user(s)")
 
 
@@ -79,8 +109,8 @@ def case_assign(
         print_json({"case": done.case_id, "ars": done.ars, "cpam": done.cpam, "contact_name": done.contact_name,
                     "contact_email": done.contact_email, "unaddressed": list(done.unaddressed)})
         return
-    contact = done.contact_email and f"{done.contact_name or '—'} <{done.contact_email}>"
-    typer.echo(f"case {done.case_id} {done.case_name}: ARS {done.ars or '—'}, CPAM {done.cpam or '—'}, "
+    contact = done.contact_email and f"{printable(done.contact_name or '—')} <{printable(done.contact_email)}>"
+    typer.echo(f"case {done.case_id} {printable(done.case_name)}: ARS {done.ars or '—'}, CPAM {done.cpam or '—'}, "
                f"contact {contact or '—'}")
     if done.unaddressed:
         ids = " ".join(str(i) for i in done.unaddressed)

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from lifecycle.rates import rate_4dp
 
 if TYPE_CHECKING:  # the application is imported by the commands that run, not by `cpts --help`
     from workflows.persistence.tables import Case
-    from workflows.read.cases import CaseView
+    from workflows.read.cases import CaseView, JournalLine
     from workflows.services import ApplyResult, NewEvent
     from workflows.simulation.demo import DemoSummary
     from workflows.simulation.runner import SimulationResult
+
+# What must not reach a terminal raw: C0/C1 controls (line breaks, tabs, escape sequences), line and paragraph
+# separators, bidirectional overrides (they reorder what follows on screen), and lone surrogates.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                          r"\ud800-\udfff]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object) -> str:
+    """`text` as one line that shows what it contains: a control character is written as its escape (`\\n`,
+    `\\x1b`, `\\u202e`), so a name or an error message cannot forge output lines or recolour the terminal."""
+    return _UNPRINTABLE.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def case_summary_json(case: Case) -> dict[str, Any]:
@@ -32,25 +52,31 @@ def applied_text(result: ApplyResult, event: NewEvent) -> str:
 
 
 def case_text(view: CaseView) -> str:
-    """`cpts case show`: the case, its flags, indicators, deadlines with explanations, history, voidings."""
+    """`cpts case show`: the case, its flags, indicators, deadlines by due date with explanations, history, and
+    the journal with each entry's data and evidence (who terminated, on which letter)."""
     case = view.summary
-    lines = [
-        f"case {case.id} — {case.name} ({case.seat_departement}, {view.cpl})",
+    lines = [f"WARNING: the journal fails its integrity check: {printable(problem)} (see `cpts case verify "
+             f"{case.id}`)" for problem in view.integrity]
+    lines += [
+        f"case {case.id} — {printable(case.name)} ({case.seat_departement}, {view.cpl})",
         f"state: {view.state}   population {case.population} (size {case.size})   as of {view.today.isoformat()}",
     ]
+    if view.recorded_later:
+        lines.append(f"as known on {view.today.isoformat()}: {view.recorded_later} journal entr"
+                     f"{'y' if view.recorded_later == 1 else 'ies'} recorded later left out")
     if view.contract_signed_on:
         lines.append(f"contract signed {view.contract_signed_on.isoformat()}: missions "
                      f"{', '.join(view.contract_missions)}")
     for flag in view.legal_flags:
-        lines.append(f"LEGAL: {flag}")
+        lines.append(f"LEGAL: {printable(flag)}")
     for overlap in view.overlaps:
-        lines.append(f"OVERLAP: {overlap}")
+        lines.append(f"OVERLAP: {printable(overlap)}")
     for year in view.indicators:
         rates = ", ".join(f"{m} {rate_4dp(r)}" for m, r in year.attainment.items()) or "not reported"
         missing = len(year.national_indicators_missing)
         lines.append(f"indicators year {year.year}: {rates}; national access indicators missing: {missing}/5")
     lines.append("deadlines:")
-    for d in view.deadlines:
+    for d in sorted(view.deadlines, key=lambda d: (d.due, d.key)):
         met = f" (done {d.met_on.isoformat()})" if d.met_on else ""
         lines.append(f"  {d.due.isoformat()}  {d.status:<9} {d.key}{met} — {d.label}")
         lines.append(f"      {d.explain()}")
@@ -58,17 +84,31 @@ def case_text(view: CaseView) -> str:
     for h in view.history:
         pending = "" if h.seq is not None else "  (due, not yet swept)"
         lines.append(f"  {h.at.isoformat()}  {h.event:<34} {h.source} → {h.dest}{pending}")
-    for j in view.journal:
-        if j.voided_by:
-            lines.append(f"  voided: #{j.seq} {j.type} of {j.at.isoformat()} (by #{j.voided_by})")
+    lines.append("journal:")
+    lines += [printable(journal_line(j)) for j in view.journal]
     return "\n".join(lines)
+
+
+def journal_line(j: JournalLine) -> str:
+    """`  #3  2025-01-30  loi_submitted  by cli  {"…": …}  evidence LRAR …  (voided by #5)` (a `JournalLine`)."""
+    line = f"  #{j.seq:<3} {j.at.isoformat()}  {j.type:<34} by {j.actor}"
+    if j.data:
+        line += "  " + json.dumps(j.data, ensure_ascii=False, separators=(", ", ": "))
+    if j.evidence:
+        line += f"  evidence {j.evidence}"
+    if j.voided_by:
+        line += f"  (voided by #{j.voided_by})"
+    elif j.superseded:
+        line += "  (superseded)"
+    return line
 
 
 def simulation_text(result: SimulationResult, *, source: str | None = None) -> str:
     """`cpts simulate`: the end state, history, deadlines, payments, how many notifications, rejections; headed
     by `file: <source>` when given (several scenarios at once)."""
-    lines = [f"file: {source}"] if source is not None else []
-    lines += [f"{result.name}: {result.state} (population {result.population}, size {result.size})", "history:"]
+    lines = [f"file: {printable(source)}"] if source is not None else []
+    lines += [f"{printable(result.name)}: {result.state} (population {result.population}, size {result.size})",
+              "history:"]
     lines += [f"  {h.at.isoformat()}  {h.event:<34} {h.source} → {h.dest}" for h in result.history]
     lines.append("deadlines:")
     lines += [f"  {d.due.isoformat()}  {d.status:<9} {d.key}" + (f" (done {d.met_on.isoformat()})" if d.met_on else "")
@@ -80,19 +120,20 @@ def simulation_text(result: SimulationResult, *, source: str | None = None) -> s
     if result.notifications:
         lines.append(f"notifications: {len(result.notifications)}")
     for r in result.rejected:
-        lines.append(f"rejected: {r.at.isoformat()} {r.type}: {r.error}")
+        lines.append(f"rejected: {r.at.isoformat()} {printable(r.type)}: {printable(r.error)}")
     return "\n".join(lines)
 
 
 def demo_text(summary: DemoSummary) -> str:
     """`cpts demo`: what was built, and how to explore it."""
     lines = [
-        f"demo portfolio built in {summary.database} as of {summary.today.isoformat()}: {summary.cases} CPTS",
+        f"demo portfolio built in {printable(summary.database)} as of {summary.today.isoformat()}: "
+        f"{summary.cases} CPTS",
         "by state: " + ", ".join(f"{state} {n}" for state, n in summary.by_state.items()),
         "by département: " + ", ".join(f"{d} {n}" for d, n in summary.by_departement.items()),
         "deadlines: " + ", ".join(f"{s} {n}" for s, n in summary.deadlines_by_status.items()),
         f"outbox: {summary.digests} referents' digests for today, ready for `cpts outbox drain` (CPTS_SMTP_URL)",
-        f"explore it: CPTS_DATABASE_URL=sqlite:///{summary.database} cpts case list",
+        f"explore it: CPTS_DATABASE_URL=sqlite:///{printable(summary.database)} cpts case list",
     ]
     lines += [f"note: {problem}" for problem in summary.notes]
     return "\n".join(lines)

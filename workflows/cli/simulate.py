@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import typer
 
 from workflows.cli import render
 from workflows.cli.apps import app
-from workflows.cli.common import JsonFlag, day, fail, print_json
+from workflows.cli.common import JsonFlag, day, fail, print_json, settings
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that run it
     from workflows.simulation.runner import SimulationResult
@@ -28,7 +29,8 @@ def simulate_command(
     paths: Annotated[list[Path], typer.Argument(
         metavar="FILE|DIR", help="Scenario JSON (SPEC §11), or a directory of them (every *.json inside, sorted).")],
     as_json: JsonFlag = False,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes for several scenarios.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=256, metavar="N",
+                                      help="Worker processes for several scenarios.")] = 1,
     engine: Annotated[Literal["fast", "production"], typer.Option(
         "--engine",
         help="fast: without a database; production: the use cases on an in-memory SQLite database, day by day. "
@@ -42,6 +44,11 @@ def simulate_command(
     from workflows.simulation.batch import Engine, run, run_files, scenario_files
     from workflows.simulation.scenario import load_scenario
 
+    for path in paths:
+        try:
+            os.stat(path)
+        except OSError as exc:  # missing, a name too long, a directory we may not enter…
+            fail(f"cannot read scenario {path}: {exc.strerror or exc}")
     chosen = Engine(engine)
     if len(paths) == 1 and not paths[0].is_dir():
         result = run(load_scenario(paths[0]), chosen)
@@ -108,11 +115,15 @@ def _progress(total: int) -> Iterator[Callable[[], None]]:
 @app.command("demo")
 def demo_command(
     database: Annotated[Path, typer.Option("--database", help="SQLite file to (re)build.")] = Path("cpts-demo.db"),
-    today: Annotated[str | None, typer.Option("--today", help="Date the portfolio is built for.")] = None,
+    today: Annotated[str | None, typer.Option("--today", metavar="YYYY-MM-DD",
+                                              help="Date the portfolio is built for.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the portfolio.")] = 2019,
 ) -> None:
     """Build an SQLite database with a realistic portfolio (~60 CPTS at every stage) and summarise it."""
     from workflows.simulation.demo import build_demo
 
-    summary = build_demo(database, today=day(today, "--today") or date.today(), seed=seed)
+    if os.path.isdir(database) or not os.path.isdir(database.parent):
+        fail(f"--database {database}: expected a file in an existing directory, e.g. cpts-demo.db")
+    summary = build_demo(database, today=day(today, "--today") or date.today(), seed=seed,
+                         keys=settings().journal_keys())
     typer.echo(render.demo_text(summary))

@@ -6,20 +6,25 @@ environment.
 
 from __future__ import annotations
 
+import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, event, inspect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DataError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import create_engine
 
-from workflows.persistence.errors import DatabaseNotReady
+from workflows.persistence.errors import DatabaseNotReady, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 IN_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
+URL_EXAMPLES = "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
 
 
 def normalise_url(url: str) -> str:
@@ -30,8 +35,26 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An SQLAlchemy engine; SQLite gets foreign keys and a busy timeout (one writer at a time)."""
-    url = normalise_url(url)
+    """An SQLAlchemy engine; SQLite gets foreign keys and a busy timeout (one writer at a time).
+
+    A URL that cannot give an engine (malformed, an unknown kind of database, a driver not installed) is a
+    `DatabaseUnavailable` naming it, password hidden."""
+    parsed = _parse(url)  # as the user wrote it, for the messages
+    try:
+        return _engine(normalise_url(url))
+    except NoSuchModuleError:
+        raise DatabaseUnavailable(f"the database URL {_shown(parsed)} names an unknown kind of database "
+                                  f"({parsed.drivername!r}): expected {URL_EXAMPLES}") from None
+    except ImportError as exc:
+        raise DatabaseUnavailable(f"the database URL {_shown(parsed)} needs the Python driver {exc.name!r}, which is "
+                                  f"not installed: use {URL_EXAMPLES}") from None
+    except (ArgumentError, ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"the database URL {_shown(parsed)} cannot be used ({reason}): expected "
+                                  f"{URL_EXAMPLES}") from None
+
+
+def _engine(url: str) -> Engine:
     if url in IN_MEMORY_URLS:
         # One shared in-memory database (the simulator's virtual world).
         return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -53,8 +76,46 @@ def make_engine(url: str) -> Engine:
             # waits (busy timeout) instead.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+        @event.listens_for(engine, "handle_error")
+        def _overflow_is_a_data_error(context) -> Exception | None:  # type: ignore[no-untyped-def]
+            # sqlite3 refuses an integer beyond 64 bits with a bare OverflowError, which SQLAlchemy does not
+            # wrap; PostgreSQL's "integer out of range" is a DataError: make both the same error.
+            if isinstance(context.original_exception, OverflowError):
+                return DataError(context.statement, context.parameters, context.original_exception)
+            return None
+
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        hidden = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"the database URL {hidden!r} is malformed ({reason}): expected {URL_EXAMPLES}"
+                                  ) from None
+
+
+def _shown(url: URL) -> str:
+    return repr(url.render_as_string(hide_password=True))
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (None for another database, an in-memory one or a malformed URL)."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except (ArgumentError, ValueError):
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if parsed.query.get("uri") in ("true", "1"):  # sqlite:///file:PATH?mode=ro&uri=true
+        if parsed.query.get("mode") == "memory":
+            return None
+        database = database.removeprefix("file:")
+    return Path(database)
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -75,8 +136,15 @@ def migrate(engine: Engine) -> None:
 
 
 def open_engine(url: str) -> Engine:
-    """The engine of a database that has its schema (what every command but `cpts db init` works on)."""
+    """The engine of a database that has its schema (what every command but `cpts db init` works on).
+
+    An SQLite file that does not exist is refused before connecting, which would create it: only
+    `cpts db init` creates the database."""
     engine = make_engine(url)
+    path = sqlite_file(url)
+    if path is not None and not os.path.exists(path):
+        raise DatabaseNotReady(f"the database file {path.absolute()} does not exist: run `cpts db init` first to "
+                               "create it, or set CPTS_DATABASE_URL to an existing database")
     ensure_schema(engine)
     return engine
 

@@ -25,3 +25,21 @@ class UnknownOutboxEntry(DomainError):
 class DuplicateKey(Exception):  # noqa: N818 - named for what it is, like the constraint that raised it
     """A unique key refused a row (another writer got there first). Not a user error by itself: the use case
     that knows what the key means turns it into one."""
+
+
+class TamperedJournal(DomainError):
+    """The case's journal does not end where its recorded head says (rows removed, head edited) or its chain
+    fails: nothing is appended to it until an administrator has looked (`cpts case verify`)."""
+
+
+class ClockRefused(DomainError):
+    """A date given as "today" for a write that lies after the real date: only simulations run ahead."""
+
+
+class JournalKeyError(DomainError):
+    """A journal key from the settings that cannot be used (too short)."""
+
+
+class DatabaseUnavailable(DomainError):
+    """The database URL cannot be used: malformed, of an unknown kind, its driver not installed, or an SQLite file
+    that cannot be opened."""

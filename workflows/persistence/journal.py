@@ -1,42 +1,146 @@
-"""The journal as stored: canonical JSON, the hash chain `cpts case verify` checks, rows ↔ domain entries."""
+"""The journal as stored: canonical JSON, the keyed hash chain `cpts case verify` checks, rows ↔ domain entries.
+
+Tamper evidence:
+- each row's `hash` is an HMAC (SHA-256) of its content and of the previous row's hash, under the key named by
+  its `key_id` (`JournalKeys`: a secret from the settings, `CPTS_JOURNAL_KEY`); rewriting a row and recomputing
+  the chain without the key is detected. `key_id` '' marks an unkeyed row (plain SHA-256, a deployment without
+  a key, or rows written before keys existed);
+- the chain starts from a genesis entry that signs the case's identity (name, seat, région, communes, declared
+  population, ruleset, creation time): the first row's `prev_hash`, and the head of a case
+  with no event yet. Editing the seat, communes or population in SQL breaks the chain;
+- `cases.journal_head` is the last row's hash: a write refuses to append when it is not (rows removed at the
+  end, or the head edited), so normal operation never "heals" a tampered journal.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from lifecycle.events import JournalEntry
-from workflows.persistence.tables import JournalRow
+from workflows.persistence.errors import JournalKeyError
+from workflows.persistence.repositories import JournalEnds
+from workflows.persistence.tables import Case, JournalRow
 
-GENESIS_HASH = "0" * 64
+LEGACY_GENESIS_HASH = "0" * 64  # the first row's prev_hash before the genesis entry signed the case's identity
+GENESIS_HASH = LEGACY_GENESIS_HASH
+MIN_KEY_LENGTH = 32
+
+
+class _Hashable(Protocol):
+    case_id: int
+    seq: int
+    type: str
+    at: date
+    recorded_at: datetime
+    actor: str
+    data: str
+    evidence: str | None
+    prev_hash: str
+    key_id: str
+
+
+def key_id_of(secret: str) -> str:
+    """A short public name of a secret (stored with each row), from which the secret cannot be recovered."""
+    return "k" + hmac.new(secret.encode("utf-8"), b"cpts-journal-key-id", hashlib.sha256).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class JournalKeys:
+    """The keys of the hash chain: `current` signs new rows; `accepted` (current and retired ones) verify.
+
+    Attributes:
+        current: (key id, secret) of the key new rows are signed with; None: rows are written unkeyed.
+        accepted: key id → secret, every key whose rows still verify (the current one included).
+    """
+
+    current: tuple[str, bytes] | None = None
+    accepted: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def from_secrets(cls, current: str | None, retired: Iterable[str] = ()) -> JournalKeys:
+        """Keys from the settings' secrets (`CPTS_JOURNAL_KEY`, `CPTS_JOURNAL_RETIRED_KEYS`)."""
+        accepted: dict[str, bytes] = {}
+        for secret in [*([current] if current else []), *retired]:
+            if len(secret) < MIN_KEY_LENGTH:
+                raise JournalKeyError(f"a journal key must be at least {MIN_KEY_LENGTH} characters long (got "
+                                 f"{len(secret)}); generate one with `python3 -c 'import secrets; "
+                                 "print(secrets.token_hex(32))'`")
+            accepted[key_id_of(secret)] = secret.encode("utf-8")
+        return cls((key_id_of(current), current.encode("utf-8")) if current else None, accepted)
+
+    @property
+    def keyed(self) -> bool:
+        return self.current is not None
+
+    @property
+    def current_id(self) -> str:
+        return self.current[0] if self.current else ""
+
+    def digest(self, key_id: str, payload: str) -> str | None:
+        """The row hash of `payload` under `key_id` ('' = unkeyed); None when that key is not known here."""
+        if not key_id:
+            return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        secret = self.accepted.get(key_id)
+        if secret is None:
+            return None
+        return hmac.new(secret, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+UNKEYED = JournalKeys()
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def row_hash(row: JournalRow) -> str:
-    """sha256 over the row's content and the previous row's hash (the chain `cpts case verify` checks)."""
+def _payload(row: _Hashable) -> str:
     recorded = row.recorded_at.astimezone(UTC).isoformat(timespec="microseconds")
-    payload = canonical_json({
+    return canonical_json({
         "case_id": row.case_id, "seq": row.seq, "type": row.type, "at": row.at.isoformat(),
         "recorded_at": recorded, "actor": row.actor, "data": json.loads(row.data),
         "evidence": row.evidence, "prev_hash": row.prev_hash,
     })
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def chained_row(case_id: int, previous: JournalRow | tuple[int, str] | None, *, type: str, at: date,
-                recorded_at: datetime, actor: str, data: dict[str, Any], evidence: str | None) -> JournalRow:
-    """The next journal row after `previous` — a row, its (seq, hash), or None for the first — hash computed."""
+def row_hash(row: _Hashable, keys: JournalKeys = UNKEYED) -> str:
+    """The row's hash under its own `key_id` (the chain `cpts case verify` checks); '' if the key is unknown."""
+    return keys.digest(getattr(row, "key_id", "") or "", _payload(row)) or ""
+
+
+def identity(case: Case) -> dict[str, Any]:
+    """What the genesis entry signs: the case as registered — not its referents, nor the population and size
+    that the projection refreshes (a contract or an avenant changes them; the journal says why)."""
+    created = case.created_at if case.created_at.tzinfo else case.created_at.replace(tzinfo=UTC)
+    return {"case_id": case.id, "name": case.name, "seat_departement": case.seat_departement, "region": case.region,
+            "communes": json.loads(case.communes), "declared_population": case.declared_population,
+            "ruleset_id": case.ruleset_id,
+            "created_at": created.astimezone(UTC).isoformat(timespec="microseconds")}
+
+
+def genesis_hash(case: Case, keys: JournalKeys, key_id: str | None = None) -> str:
+    """The genesis entry of the case's chain: its identity signed with `key_id` (default: the current key)."""
+    payload = canonical_json({"genesis": identity(case)})
+    return keys.digest(keys.current_id if key_id is None else key_id, payload) or ""
+
+
+def chained_row(case_id: int, previous: JournalRow | tuple[int, str], *, type: str, at: date,
+                recorded_at: datetime, actor: str, data: dict[str, Any], evidence: str | None,
+                keys: JournalKeys = UNKEYED, idempotency_key: str | None = None) -> JournalRow:
+    """The next journal row after `previous` — a row, or (seq, hash) of the last row, (0, genesis) for the
+    first — signed with the current key."""
     if isinstance(previous, JournalRow):
         previous = (previous.seq, previous.hash)
-    prev_seq, prev_hash = previous if previous is not None else (0, GENESIS_HASH)
+    prev_seq, prev_hash = previous
     row = JournalRow(case_id=case_id, seq=prev_seq + 1, type=type, at=at, recorded_at=recorded_at, actor=actor,
-                     data=canonical_json(data), evidence=evidence, prev_hash=prev_hash, hash="")
-    row.hash = row_hash(row)
+                     data=canonical_json(data), evidence=evidence, prev_hash=prev_hash, hash="",
+                     key_id=keys.current_id, idempotency_key=idempotency_key)
+    row.hash = row_hash(row, keys)
     return row
 
 
@@ -45,19 +149,87 @@ def to_entry(row: JournalRow) -> JournalEntry:
                         evidence=row.evidence, recorded_at=row.recorded_at)
 
 
-def chain_problems(rows: list[JournalRow], head: str) -> list[str]:
-    """Recompute the hash chain; one line per broken row, plus one if `head` is not the last row's hash."""
+def head_problem(case: Case, ends: JournalEnds | None, keys: JournalKeys) -> str | None:
+    """Why the case's journal cannot take a new row, or None: the check before every append — the journal
+    ends at the recorded head, and starts from the genesis entry of the case's identity as stored."""
+    if ends is None:
+        genesis: str | None = case.journal_head
+    else:
+        if ends.last_hash != case.journal_head:
+            return (f"the journal ends at row #{ends.last_seq} whose hash is not the case's recorded head (rows "
+                    "removed at the end, or the head edited)")
+        genesis = ends.genesis
+    if genesis is None:
+        return "the journal's first row is missing"
+    if genesis == LEGACY_GENESIS_HASH or _genesis_matches(case, genesis, keys):
+        return None
+    return ("the case's identity (name, seat, communes, declared population or ruleset) does not match its "
+            "genesis entry (edited after the fact, or rows removed)")
+
+
+def _genesis_matches(case: Case, value: str, keys: JournalKeys) -> bool:
+    return any(hmac.compare_digest(genesis_hash(case, keys, key_id), value)
+               for key_id in ("", *keys.accepted))
+
+
+def chain_problems(case: Case, rows: Sequence[JournalRow], keys: JournalKeys = UNKEYED, *,
+                   strict: bool = True) -> list[str]:
+    """Recompute the case's hash chain from its genesis entry; one line per finding (empty when intact).
+
+    A finding is a row edited, removed or inserted, the case's identity edited, the head not at the last row, or
+    a row signed with a key that is not accepted here; and, when `strict` (`cpts case verify`, not the check
+    before a write), a journal older than genesis entries or left unkeyed once a key is set.
+    """
     problems: list[str] = []
-    previous = GENESIS_HASH
-    for expected_seq, row in enumerate(rows, start=1):
+    first_prev = rows[0].prev_hash if rows else case.journal_head
+    if first_prev == LEGACY_GENESIS_HASH:
+        if strict:
+                problems.append("the journal starts before genesis entries existed: the case's identity (seat, "
+                            "communes, population, ruleset) is not covered; run `cpts db rekey` to sign it")
+    elif not _genesis_matches(case, first_prev, keys):
+        problems.append("the case's identity (name, seat, communes, declared population or ruleset) does not "
+                        "match its genesis entry (edited after the fact)")
+    elif strict and keys.keyed and hmac.compare_digest(genesis_hash(case, keys, ""), first_prev):
+        problems.append("the genesis entry is unkeyed although a journal key is set: run `cpts db rekey`")
+    previous = first_prev
+    unknown: set[str] = set()
+    unkeyed = 0
+    expected_seq = 1
+    for row in rows:
         if row.seq != expected_seq:
-            problems.append(f"row #{row.seq}: expected sequence number {expected_seq} (a row is missing)")
+            problems.append(f"row #{row.seq}: expected sequence number {expected_seq} (a row is missing or was "
+                            "inserted)")
+        expected_seq = row.seq + 1
         if row.prev_hash != previous:
             problems.append(f"row #{row.seq}: prev_hash does not match the hash of the row before it")
-        if row_hash(row) != row.hash:
-            problems.append(f"row #{row.seq} {row.type}: content does not match its hash (edited after the fact)")
+        key_id = row.key_id or ""
+        if key_id and key_id not in keys.accepted:
+            unknown.add(key_id)
+        else:
+            if not hmac.compare_digest(row_hash(row, keys), row.hash):
+                problems.append(f"row #{row.seq} {row.type}: content does not match its hash (edited after the fact)")
+            if not key_id and keys.keyed:
+                unkeyed += 1
         previous = row.hash
-    if head != previous:
+    if unknown:
+        problems.append(f"rows signed with key(s) {', '.join(sorted(unknown))} cannot be checked: that key is not "
+                        "in CPTS_JOURNAL_KEY or CPTS_JOURNAL_RETIRED_KEYS")
+    if unkeyed and strict:
+        problems.append(f"{unkeyed} row(s) are unkeyed although a journal key is set: run `cpts db rekey`")
+    if rows and case.journal_head != previous:
         problems.append("the journal ends at a row whose hash is not the case's recorded head "
                         "(rows removed at the end, or the head edited)")
     return problems
+
+
+def resign(case: Case, rows: Sequence[JournalRow], keys: JournalKeys) -> tuple[str, list[tuple[int, str, str]]]:
+    """The case's chain signed again with the current key: (new head, [(row id, prev_hash, hash)…])."""
+    previous = genesis_hash(case, keys)
+    signed: list[tuple[int, str, str]] = []
+    for row in rows:
+        copy = JournalRow(**{**row.model_dump(), "prev_hash": previous, "key_id": keys.current_id, "hash": ""})
+        copy.hash = row_hash(copy, keys)
+        assert row.id is not None
+        signed.append((row.id, previous, copy.hash))
+        previous = copy.hash
+    return previous, signed

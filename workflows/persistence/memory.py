@@ -15,8 +15,10 @@ from typing import Any, Self
 
 from workflows.persistence.checkpoints import CheckpointCache
 from workflows.persistence.errors import DuplicateKey
+from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.repositories import (
     CaseRepository,
+    JournalEnds,
     JournalRepository,
     OutboxRepository,
     ProjectionRepository,
@@ -94,7 +96,18 @@ class MemoryJournalRepository(JournalRepository):
         rows = self.state.journal.setdefault(row.case_id, [])
         if any(r.seq == row.seq for r in rows):
             raise DuplicateKey(f"journal row #{row.seq} of case {row.case_id} exists already")
+        if row.idempotency_key is not None and any(r.idempotency_key == row.idempotency_key for r in rows):
+            raise DuplicateKey(f"idempotency key {row.idempotency_key!r} of case {row.case_id} used already")
         rows.append(row)
+
+    def ends(self, case_id: int) -> JournalEnds | None:
+        rows = sorted(self.state.journal.get(case_id, []), key=lambda r: r.seq)
+        if not rows:
+            return None
+        return JournalEnds(rows[-1].seq, rows[-1].hash, rows[0].prev_hash if rows[0].seq == 1 else None)
+
+    def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
+        return next((r for r in self.state.journal.get(case_id, []) if r.idempotency_key == key), None)
 
 
 class MemoryProjectionRepository(ProjectionRepository):
@@ -191,8 +204,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         committed: the state as of the last commit (what a new `with uow:` starts from).
     """
 
-    def __init__(self, *, checkpoints: CheckpointCache | None = None) -> None:
+    def __init__(self, *, checkpoints: CheckpointCache | None = None, keys: JournalKeys = UNKEYED) -> None:
         self.committed = MemoryState()
+        self.keys = keys
         self.checkpoints = checkpoints if checkpoints is not None else CheckpointCache()
         self._working: MemoryState | None = None
 

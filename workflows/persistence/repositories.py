@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -69,6 +70,15 @@ class CaseRepository(ABC):
         """The cases an ARS or CPAM agent is referent of."""
 
 
+@dataclass(frozen=True)
+class JournalEnds:
+    """The last row's seq and hash, and the genesis entry the first row chains to (None: row #1 is missing)."""
+
+    last_seq: int
+    last_hash: str
+    genesis: str | None
+
+
 class JournalRepository(ABC):
     @abstractmethod
     def rows(self, case_id: int) -> list[JournalRow]:
@@ -76,6 +86,14 @@ class JournalRepository(ABC):
 
     @abstractmethod
     def append(self, row: JournalRow) -> None: ...
+
+    @abstractmethod
+    def ends(self, case_id: int) -> JournalEnds | None:
+        """Where the case's journal starts and ends (None when it has no row): the check before an append."""
+
+    @abstractmethod
+    def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
+        """The row a write with this idempotency key appended, if any."""
 
 
 class ProjectionRepository(ABC):
@@ -140,6 +158,12 @@ class OutboxRepository(ABC):
 
 # ------------------------------------------------------------------------------------------- SQL
 _JOURNAL_INSERT = JournalRow.__table__.insert()
+# The first row (its prev_hash is the genesis entry) and the last one, in one statement: two index lookups.
+_LAST_SEQ = (select(func.max(JournalRow.seq)).where(JournalRow.case_id == bindparam("case_id"))
+             .scalar_subquery())
+_JOURNAL_ENDS = (select(JournalRow.seq, JournalRow.hash, JournalRow.prev_hash)
+                 .where(JournalRow.case_id == bindparam("case_id"), col(JournalRow.seq).in_([1, _LAST_SEQ]))
+                 .order_by(JournalRow.seq))
 
 
 @lru_cache(maxsize=32)
@@ -236,6 +260,16 @@ class SqlJournalRepository(JournalRepository):
     def rows(self, case_id: int) -> list[JournalRow]:
         return list(self.session.exec(select(JournalRow).where(JournalRow.case_id == case_id)
                                       .order_by(JournalRow.seq)))
+
+    def ends(self, case_id: int) -> JournalEnds | None:
+        rows = self.session.connection().execute(_JOURNAL_ENDS, {"case_id": case_id}).all()
+        if not rows:
+            return None
+        return JournalEnds(rows[-1][0], rows[-1][1], rows[0][2] if rows[0][0] == 1 else None)
+
+    def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
+        return self.session.exec(select(JournalRow).where(JournalRow.case_id == case_id,
+                                                          JournalRow.idempotency_key == key)).first()
 
     def append(self, row: JournalRow) -> None:
         # A Core INSERT: the row is never read back through this session, and the ORM's flush costs more.

@@ -53,7 +53,10 @@ class JournalRow(SQLModel, table=True):
     """An event as recorded: never updated, never deleted; each row carries the previous row's hash."""
 
     __tablename__ = "journal"
-    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_journal_case_seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq", name="uq_journal_case_seq"),
+        UniqueConstraint("case_id", "idempotency_key", name="uq_journal_case_idempotency"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -66,6 +69,8 @@ class JournalRow(SQLModel, table=True):
     evidence: str | None = None
     prev_hash: str
     hash: str
+    key_id: str = Field(default="", sa_column_kwargs={"server_default": ""})  # HMAC key of `hash` ('' = unkeyed)
+    idempotency_key: str | None = None  # the caller's key for this write: a retry returns this row
 
 
 class DeadlineRow(SQLModel, table=True):
@@ -120,7 +125,9 @@ class User(SQLModel, table=True):
     name: str
     email: str = Field(unique=True, index=True)
     role: str
-    scope: str = Field(default="[]")  # JSON list: région codes (ars), département codes (cpam, legal)
+    # JSON list of typed codes: "reg:44" (a région), "dep:57" (a département), or ["national"] (every CPTS).
+    # Never a bare code: a région and a département may share a number (région 44 Grand Est, Loire-Atlantique 44).
+    scope: str = Field(default="[]")
     created_at: datetime
 
 
@@ -143,6 +150,9 @@ class OutboxRow(SQLModel, table=True):
     subject: str
     text_body: str = Field(sa_column=Column(Text, nullable=False))
     html_body: str = Field(sa_column=Column(Text, nullable=False))
+    # JSON of what a reminder or breach notice is made of: rendered again when sent, so that its countdown is
+    # the one of the day it goes (None for digests and rows written before; their bodies are sent as stored).
+    notice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str
     status: str = "pending"  # pending | sending | sent | dead | unaddressed
     attempts: int = 0

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from workflows.persistence.checkpoints import CachedReplay, CheckpointCache
 from workflows.persistence.errors import DuplicateKey
+from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.repositories import (
     CaseRepository,
     JournalRepository,
@@ -40,6 +41,7 @@ class UnitOfWork(ABC):
     And across transactions:
         checkpoints: replays kept for the next write (a cache; entries staged in a transaction are published
             only once it commits).
+        keys: the keys that sign and verify the journal's hash chain (the deployment's secret).
     """
 
     cases: CaseRepository
@@ -48,6 +50,7 @@ class UnitOfWork(ABC):
     users: UserRepository
     outbox: OutboxRepository
     checkpoints: CheckpointCache
+    keys: JournalKeys = UNKEYED
 
     def __enter__(self) -> Self:
         return self
@@ -102,8 +105,10 @@ class SqlUnitOfWork(UnitOfWork):
     programming error (it would silently share one transaction) and is refused.
     """
 
-    def __init__(self, engine: Engine, *, checkpoints: CheckpointCache | None = None) -> None:
+    def __init__(self, engine: Engine, *, checkpoints: CheckpointCache | None = None,
+                 keys: JournalKeys = UNKEYED) -> None:
         self.engine = engine
+        self.keys = keys
         self.checkpoints = checkpoints if checkpoints is not None else CheckpointCache()
         self._local = threading.local()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -23,10 +23,11 @@ from lifecycle.machine import STATES, TERRITORY_CLAIMING
 from lifecycle.payments import PaymentLine
 from lifecycle.projection import HistoryItem, SystemEvent
 from lifecycle.rates import rate_4dp
+from workflows.persistence.errors import TamperedJournal
 from workflows.persistence.journal import chain_problems
-from workflows.persistence.tables import Case, DeadlineRow, OutboxRow
+from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
-from workflows.services.cases import find_overlaps, project_case, ruleset_for
+from workflows.services.cases import MAX_NAME_LENGTH, find_overlaps, project_case, ruleset_for
 from workflows.services.clock import local_today, utc_now
 
 
@@ -105,6 +106,8 @@ class CaseView:
         journal: the journal as recorded.
         payments: the échéancier, None before signature.
         indicators: per completed contract year, attainment and missing national indicators (SPEC §9).
+        integrity: what the journal's integrity check found (empty when intact): shown as a warning.
+        recorded_later: journal rows recorded after `today` (at the seat), left out of a view of the past.
     """
 
     summary: CaseSummary
@@ -121,6 +124,8 @@ class CaseView:
     journal: tuple[JournalLine, ...]
     payments: tuple[PaymentLine, ...] | None
     indicators: tuple[YearIndicators, ...]
+    integrity: tuple[str, ...] = ()
+    recorded_later: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         view = self.summary.as_dict()
@@ -145,16 +150,31 @@ class CaseView:
              "national_indicators_missing": list(y.national_indicators_missing)}
             for y in self.indicators
         ]
+        view["integrity"] = list(self.integrity)
+        view["recorded_later"] = self.recorded_later
         return view
 
 
 def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = None) -> CaseView:
-    """Everything `cpts case show` prints: state, deadlines with explanations, history, journal."""
+    """Everything `cpts case show` prints: state, deadlines with explanations, history, journal.
+
+    As of an earlier `today`, the case as it was known that day: rows recorded later (at the seat's local date)
+    are left out, a backdated event included."""
     with uow:
         case = uow.cases.get(case_id)
-        today = today or local_today(case, utc_now())
-        rows = uow.journal.rows(case.id)
-        projection = project_case(case, rows, today)
+        now = utc_now()
+        today = today or local_today(case, now)
+        stored = uow.journal.rows(case.id)
+        integrity = chain_problems(case, stored, uow.keys, strict=False)
+        zone = territory.time_zone(case.seat_departement)
+        rows = [r for r in stored if _local_date(r.recorded_at, zone) <= today]
+        try:
+            projection = project_case(case, rows, today)
+        except Exception:
+            if not integrity:
+                raise
+            raise TamperedJournal(f"case {case.id}: its journal fails its integrity check ({integrity[0]}) and "
+                                  f"cannot be replayed; run `cpts case verify {case.id}`") from None
         overlaps = find_overlaps(uow, case) if projection.state in TERRITORY_CLAIMING else []
         return CaseView(
             summary=CaseSummary.of(case),
@@ -175,7 +195,14 @@ def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = No
             ),
             payments=projection.payments.lines if projection.payments is not None else None,
             indicators=indicator_tracking(projection, ruleset_for(case)),
+            integrity=tuple(integrity),
+            recorded_later=len(stored) - len(rows),
         )
+
+
+def _local_date(instant: datetime, zone: Any) -> date:
+    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return aware.astimezone(zone).date()
 
 
 Several = str | Sequence[str] | None  # one value, several (any of them), or None (no filter)
@@ -244,6 +271,9 @@ def _case_filters(state: Several, departement: Several, region: Several, size: i
             raise EventRejected(f"unknown size in {sizes}: a CPTS is of size 1, 2, 3 or 4")
         filters.append(col(Case.size).in_(sizes))
     if name and name.strip():
+        if len(name.strip()) > MAX_NAME_LENGTH:  # no name can contain it (and SQLite refuses so long a pattern)
+            raise EventRejected(f"the name searched for is {len(name.strip())} characters long: a case's name has "
+                                f"at most {MAX_NAME_LENGTH}")
         # Case-insensitive substring; % and _ typed by a user are literal characters, not wildcards.
         escaped = name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         filters.append(col(Case.name).ilike(f"%{escaped}%", escape="\\"))
@@ -306,10 +336,30 @@ def list_deadlines(uow: SqlUnitOfWork, *, due_before: date | None = None,
 
 
 def verify_journal(uow: SqlUnitOfWork, case_id: int | str) -> list[str]:
-    """Recompute the hash chain; return one line per broken row (empty when intact)."""
+    """Recompute the case's hash chain from its genesis entry; one line per finding (empty when intact)."""
     with uow:
         case = uow.cases.get(case_id)
-        return chain_problems(uow.journal.rows(case.id), case.journal_head)
+        return chain_problems(case, uow.journal.rows(case.id), uow.keys)
+
+
+def verify_all(uow: SqlUnitOfWork, *, batch: int = 500) -> list[tuple[int, list[str]]]:
+    """Every case's findings, by case number (cases whose journal is intact are left out)."""
+    with uow:
+        ids = list(uow.session.exec(select(Case.id).order_by(Case.id)))
+    findings: list[tuple[int, list[str]]] = []
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        with uow:
+            cases = {c.id: c for c in uow.session.exec(select(Case).where(col(Case.id).in_(chunk)))}
+            rows: dict[int, list[JournalRow]] = {case_id: [] for case_id in chunk}
+            for row in uow.session.exec(select(JournalRow).where(col(JournalRow.case_id).in_(chunk))
+                                        .order_by(JournalRow.case_id, JournalRow.seq)):
+                rows[row.case_id].append(row)
+            for case_id in chunk:
+                problems = chain_problems(cases[case_id], rows[case_id], uow.keys)
+                if problems:
+                    findings.append((case_id, problems))
+    return findings
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import false, or_
 from sqlmodel import col, select
 
 from workflows.persistence.tables import Case, User
 from workflows.persistence.unit_of_work import SqlUnitOfWork
-from workflows.services.people import check_role
+from workflows.services.people import Scope, check_role, scope_of
 
 
-def list_users(uow: SqlUnitOfWork, *, role: str | None = None) -> list[User]:
+@dataclass(frozen=True)
+class UserEntry:
+    """A user as `cpts user list` shows them.
+
+    Attributes:
+        id, name, email, role: who they are.
+        scope: their territory, typed (`Scope.tokens()` gives the stored form).
+        receives_nothing: a legal officer without a scope (registered before scopes were required): they get no
+            notice and follow no case until `cpts user edit EMAIL --scope …` gives them one.
+    """
+
+    id: int
+    name: str
+    email: str
+    role: str
+    scope: Scope
+
+    @property
+    def receives_nothing(self) -> bool:
+        return self.scope.is_empty
+
+    @classmethod
+    def of(cls, user: User) -> UserEntry:
+        return cls(user.id or 0, user.name, user.email, user.role, scope_of(user))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email, "role": self.role,
+                "scope": self.scope.tokens()}
+
+
+def list_users(uow: SqlUnitOfWork, *, role: str | None = None) -> list[UserEntry]:
     """Every user, by role, name and number; only those of `role` if given."""
     query = select(User).order_by(User.role, User.name, User.id)
     if role is not None:
         query = query.where(User.role == check_role(role))
     with uow:
-        return list(uow.session.exec(query))
+        return [UserEntry.of(u) for u in uow.session.exec(query)]
 
 
 def followed_case_ids(uow: SqlUnitOfWork, user: User) -> list[int] | None:
@@ -32,11 +63,21 @@ def followed_case_ids(uow: SqlUnitOfWork, user: User) -> list[int] | None:
 
 
 def followed_cases(user: User) -> Any:
-    """The condition on `cases` of the cases a user follows (see `followed_case_ids`); None for every case."""
+    """The condition on `cases` of the cases a user follows (see `followed_case_ids`); None for every case.
+
+    A legal officer follows the cases seated in their départements and régions — the very cases whose
+    termination and CPL notices they receive (`workflows.services.outbox.recipients_for`); without a scope, none.
+    """
     if user.role == "ars":
         return Case.ars_referent_id == user.id
     if user.role == "cpam":
         return Case.cpam_referent_id == user.id
-    if user.role == "legal" and json.loads(user.scope):
-        return col(Case.seat_departement).in_(json.loads(user.scope))
-    return None
+    scope = scope_of(user)
+    if scope.national:
+        return None
+    conditions = []
+    if scope.departements:
+        conditions.append(col(Case.seat_departement).in_(scope.departements))
+    if scope.regions:
+        conditions.append(col(Case.region).in_(scope.regions))
+    return or_(*conditions) if conditions else false()

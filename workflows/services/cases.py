@@ -8,25 +8,31 @@ version check. Any failure leaves the journal and projections as they were.
 from __future__ import annotations
 
 import json
+import logging
+import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from lifecycle import territory
 from lifecycle.errors import EventRejected, TransitionRejected
-from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data
+from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data, validate_evidence
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project, replay, resume
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
-from workflows.persistence.errors import ConcurrentModification, DuplicateKey
-from workflows.persistence.journal import chained_row, to_entry
+from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey, TamperedJournal
+from workflows.persistence.journal import chain_problems, chained_row, genesis_hash, head_problem, to_entry
 from workflows.persistence.projection_writer import write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.clock import local_today, utc_now
 
 SYSTEM_ACTOR = "system"
+MAX_NAME_LENGTH = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+alerts = logging.getLogger("cpts.journal")
 
 
 @dataclass(frozen=True)
@@ -89,16 +95,16 @@ def create_case(
     ruleset_id: str = DEFAULT_RULESET,
     now: datetime | None = None,
 ) -> Case:
-    """Register a CPTS project: its seat, territory (communes and/or declared population) and ruleset."""
-    name = name.strip()
-    if not name:
-        raise EventRejected("a case needs a name, e.g. --name \"CPTS du Pays Messin\"")
+    """Register a CPTS project: its seat, territory (communes and/or declared population) and ruleset.
+
+    The case's identity is signed as the genesis entry of its journal (`persistence.journal`)."""
+    name = check_name(name)
     dept = territory.departement(departement).code
     codes = [c.code for c in territory.communes(communes)] if communes else []
     if not codes and population is None:
         raise EventRejected("a case needs a territory: --communes INSEE… or --population N")
     rules = load_ruleset(ruleset_id=ruleset_id)
-    summary = territory.summarise(codes, declared_population=population, ruleset=rules)
+    summary = territory.summarise(codes, declared_population=population, ruleset=rules, seat=dept)
     now = now or utc_now()
     case = Case(
         name=name, seat_departement=dept, region=territory.region_of(dept).code, communes=json.dumps(codes),
@@ -107,8 +113,24 @@ def create_case(
     )
     with uow:
         case = uow.cases.add(case)
+        case.journal_head = genesis_hash(case, uow.keys)  # needs the id: after the insert, in its transaction
         uow.commit()
     return case
+
+
+def check_name(name: object, what: str = "a case's name") -> str:
+    """A name as shown in lists and e-mails: text, 1–200 characters, no control characters."""
+    if not isinstance(name, str):
+        raise EventRejected(f"{what} must be text, e.g. \"CPTS du Pays Messin\" (got {type(name).__name__})")
+    text = name.strip()
+    if not text:
+        raise EventRejected("a case needs a name, e.g. --name \"CPTS du Pays Messin\"")
+    if len(text) > MAX_NAME_LENGTH:
+        raise EventRejected(f"{what} is {len(text)} characters long: at most {MAX_NAME_LENGTH}")
+    if any(unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029" for c in text):
+        raise EventRejected(f"{what} contains control characters (a line break, tab or invalid character): "
+                            "write it on one line of plain text")
+    return text
 
 
 # ----------------------------------------------------------------------------------------------- apply
@@ -120,41 +142,99 @@ def apply(
     *,
     today: date | None = None,
     now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> ApplyResult:
-    """Record `event` on the case in one unit of work, or raise a DomainError and write nothing."""
+    """Record `event` on the case in one unit of work, or raise a DomainError and write nothing.
+
+    `today` (default: the date at the seat at `now`) may not lie after the date at the seat at `now`: only a
+    simulation, whose `now` is virtual too, runs ahead of the wall clock. With an `idempotency_key`, a retry of
+    the same write (the caller lost the acknowledgement) returns the first result instead of recording twice.
+    """
     now = now or utc_now()
     if not actor.strip():
         raise EventRejected("an event needs an actor (who records it)")
+    if idempotency_key is not None:
+        idempotency_key = _check_idempotency_key(idempotency_key)
     try:
         with uow:
-            result = _apply(uow, case_id, event, actor, today=today, now=now)
+            result = _apply(uow, case_id, event, actor, today=today, now=now, idempotency_key=idempotency_key)
             uow.commit()
             return result
-    except DuplicateKey:
+    except DuplicateKey as exc:
+        if idempotency_key is not None:
+            with uow:  # another request with the same key committed first: its result is ours
+                case = uow.cases.get(case_id)
+                first = _replayed_result(uow, case, event, idempotency_key, today, now)
+                if first is not None:
+                    return first
+        if "journal" not in str(exc):
+            raise
         # Another writer appended the same sequence number first (the version check is the usual guard).
         raise ConcurrentModification(f"case {case_id} was changed by someone else meanwhile; reload and retry") \
             from None
 
 
 def void(uow: UnitOfWork, case_id: int | str, seq: int, actor: str, *, at: date, reason: str | None = None,
-         today: date | None = None, now: datetime | None = None) -> ApplyResult:
+         today: date | None = None, now: datetime | None = None, idempotency_key: str | None = None) -> ApplyResult:
     """Void journal entry `seq` (a wrong or mistaken record): the case is rebuilt without it."""
     data: dict[str, Any] = {"seq": seq, **({"reason": reason} if reason else {})}
-    return apply(uow, case_id, NewEvent("event_voided", at, data), actor, today=today, now=now)
+    return apply(uow, case_id, NewEvent("event_voided", at, data), actor, today=today, now=now,
+                 idempotency_key=idempotency_key)
+
+
+def check_today(case: Case, today: date | None, now: datetime) -> date:
+    """The case's "today": the date at its seat at `now`, or an earlier one asked for (replays, corrections)."""
+    real = local_today(case, now)
+    if today is None:
+        return real
+    if today > real:
+        raise ClockRefused(f"--today {today.isoformat()} is after today's date at the seat of case {case.id} "
+                           f"({real.isoformat()}): writes cannot run ahead of the clock; to see the future, "
+                           "use `cpts simulate`")
+    return today
+
+
+def _check_idempotency_key(key: str) -> str:
+    text = key.strip()
+    if not text or len(text) > MAX_IDEMPOTENCY_KEY_LENGTH or not text.isprintable():
+        raise EventRejected(f"an idempotency key is 1–{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters, e.g. a "
+                            "UUID (got {len(key)} characters)")
+    return text
+
+
+def _replayed_result(uow: UnitOfWork, case: Case, event: NewEvent, key: str, today: date | None,
+                     now: datetime) -> ApplyResult | None:
+    """The result of the write that used `key` on this case, None if none did; refused when the key was used
+    for another event (a caller's bug: the same key for two different writes)."""
+    row = uow.journal.by_idempotency_key(case.id, key)
+    if row is None:
+        return None
+    if row.type != event.type or row.at != parse_date(event.at, "event date"):
+        raise EventRejected(f"idempotency key {key!r} was used for #{row.seq} {row.type} dated "
+                            f"{row.at.isoformat()} on case {case.id}: use a new key for a different event")
+    projection = project_case(case, uow.journal.rows(case.id), today or local_today(case, now))
+    own = next((h for h in reversed(projection.history) if h.seq == row.seq), None)
+    return ApplyResult(case.id, row.seq, own.source if own else projection.state, projection.state, projection,
+                       own.source if own else projection.state, own.dest if own else projection.state)
 
 
 def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
-           now: datetime) -> ApplyResult:
+           now: datetime, idempotency_key: str | None) -> ApplyResult:
     case = uow.cases.get(case_id)
-    today = today or local_today(case, now)
+    if idempotency_key is not None:
+        first = _replayed_result(uow, case, event, idempotency_key, today, now)
+        if first is not None:
+            return first
+    today = check_today(case, today, now)
     allow_system = actor == SYSTEM_ACTOR
     data = validate_data(event.type, event.data, allow_system=allow_system)
+    event = replace(event, evidence=validate_evidence(event.evidence))
     at = parse_date(event.at, "event date")
     if at > today:
         raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
                             f"{today.isoformat()} at the seat): record events on or after the day they happen")
-    rules = ruleset_for(case)
-    replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now)
+    rules = checked_ruleset(uow, case)
+    replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now, idempotency_key)
     before, after, row = replayed.before, replayed.after, replayed.row
     new_entry = replayed.entry
     _check_replay(before, after, new_entry)
@@ -168,6 +248,31 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
                        own.source if own else before.state, own.dest if own else after.state)
 
 
+def checked_ruleset(uow: UnitOfWork, case: Case) -> Ruleset:
+    """The case's ruleset — a case whose ruleset cannot be loaded is first checked for tampering (its ruleset
+    id edited in the database), so that the error says so."""
+    try:
+        return ruleset_for(case)
+    except Exception:
+        check_chain(uow, case)
+        raise
+
+
+def check_chain(uow: UnitOfWork, case: Case, rows: Sequence[JournalRow] | None = None) -> None:
+    """Refuse to write on a case whose journal was tampered with (logged as an alert): with its rows, the whole
+    chain is checked; without, that the journal ends at the recorded head (one indexed read)."""
+    if rows is None:
+        problem = head_problem(case, uow.journal.ends(case.id), uow.keys)
+        problems = [problem] if problem else []
+    else:
+        problems = chain_problems(case, rows, uow.keys, strict=False)
+    if problems:
+        alerts.error("journal of case %s refused a write: %s", case.id, "; ".join(problems))
+        raise TamperedJournal(f"case {case.id}: the journal fails its integrity check ({problems[0]}); nothing "
+                              f"was written — run `cpts case verify {case.id}` and restore the journal from a "
+                              "backup")
+
+
 @dataclass(frozen=True)
 class _Replayed:
     row: JournalRow
@@ -178,7 +283,7 @@ class _Replayed:
 
 
 def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, at: date, data: dict[str, Any],
-                 actor: str, today: date, now: datetime) -> _Replayed:
+                 actor: str, today: date, now: datetime, idempotency_key: str | None) -> _Replayed:
     """The case's projection as of `today` before and after the new event, and its journal row.
 
     From the checkpoint kept at the journal's head when there is one and the event is dated on or after the
@@ -191,7 +296,7 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
         """The event's journal row after `previous`, its journal entry, and the overlap guard's context."""
         nonlocal overlaps
         row = chained_row(case.id, previous, type=event.type, at=at, recorded_at=now, actor=actor, data=data,
-                          evidence=event.evidence)
+                          evidence=event.evidence, keys=uow.keys, idempotency_key=idempotency_key)
         entry = JournalEntry(seq=row.seq, type=event.type, at=at, data=data, actor=actor, evidence=event.evidence,
                              recorded_at=now)
         if event.type != "health_project_validated":
@@ -203,6 +308,7 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
     cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
     checkpoint = cached.checkpoint if cached is not None else None
     if checkpoint is not None and event.type != "event_voided" and fits_case(checkpoint, case):
+        check_chain(uow, case)
         row, entry, check = new_entry((checkpoint.head_seq, case.journal_head))
         # The projection written last is the journal as it stands, as of its day: reused on the same day.
         same_day = cached.projection is not None and cached.projection.today == today
@@ -212,10 +318,11 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
         if before is not None and after is not None:
             return _Replayed(row, entry, before[0], after[0], after[1])
     rows = uow.journal.rows(case.id)
+    check_chain(uow, case, rows)
     entries = [to_entry(r) for r in rows]
     if event.type == "event_voided":
         _check_void(entries, data["seq"])
-    row, entry, check = new_entry(rows[-1] if rows else None)
+    row, entry, check = new_entry(rows[-1] if rows else (0, case.journal_head))
     # Only the state and the rejections of the journal as it stands are compared: no échéancier needed.
     before = project(entries, rules, today, departement=case.seat_departement, population=case.population,
                      with_payments=False)
@@ -249,6 +356,9 @@ def _check_replay(before: Projection, after: Projection, new_entry: JournalEntry
     for rejection in after.rejected:
         if rejection.seq == new_entry.seq:
             raise TransitionRejected(f"{rejection.error} (event dated {new_entry.at.isoformat()})")
+    if new_entry.is_system and new_entry.seq in after.superseded:
+        raise TransitionRejected(f"{new_entry.type} dated {new_entry.at.isoformat()} is not due: the engine's timers "
+                                 "record it when its window closes (`cpts sweep`)")
     previously_rejected = {r.seq for r in before.rejected}
     broken = [r for r in after.rejected if r.seq not in previously_rejected and r.seq is not None]
     if broken:

@@ -5,6 +5,12 @@ committed; its unique key (case, deadline, due date, kind, offset) makes it exis
 (pending → sending, committed), hands it to the SMTP server, then marks it sent. A process that dies after
 the server accepted the message but before `sent` was committed leaves a `sending` row, which is reclaimed
 after `CLAIM_TIMEOUT` and sent again with the same Message-ID: the only duplicate possible.
+
+A notice is never sent before its `send_on` day at the CPTS's seat (a digest: in Paris), and its text is
+rendered again when it is sent, so that its countdown ("demain", "échéance dépassée depuis 2 jours") is true on
+the day it arrives. Nothing stored can stall the drain: a recipient whose address is unusable is left out (and
+noted in `last_error`), and a message that cannot be built at all is recorded `dead` with the reason, the
+batch going on.
 """
 
 from __future__ import annotations
@@ -12,24 +18,31 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from lifecycle import territory
 from lifecycle.reminders import DueNotice
+from notifications.addresses import clip, display_name
 from notifications.explain import explain_fr
 from notifications.model import Digest, DigestItem, Notice, Recipient
-from notifications.render import RenderedEmail, build_message, render_digest, render_notice
+from notifications.render import RenderedEmail, build_message, render_digest, render_notice, usable_recipients
 from notifications.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from workflows.persistence.errors import UnknownOutboxEntry
 from workflows.persistence.tables import Case, DeadlineRow, OutboxRow
 from workflows.persistence.unit_of_work import UnitOfWork
+from workflows.services.people import scope_of
 from workflows.settings import DEFAULT_MAIL_DOMAIN, DEFAULT_MAX_ATTEMPTS
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 CLAIM_TIMEOUT = timedelta(minutes=10)
 DIGEST_HORIZON_DAYS = 30
+DIGEST_ZONE = ZoneInfo("Europe/Paris")  # digests are enqueued for the day in Paris (see workflows.scheduler)
 STATUSES = ("pending", "sending", "sent", "dead", "unaddressed")
+MAX_ERROR = 1000
 
 
 # ------------------------------------------------------------------------------------------- recipients
@@ -41,18 +54,24 @@ def recipients_for(uow: UnitOfWork, case: Case, roles: Iterable[str]) -> tuple[R
             user_id = case.ars_referent_id if role == "ars" else case.cpam_referent_id
             user = uow.users.get(user_id) if user_id else None
             if user is not None:
-                found.append(Recipient(user.name, user.email, role))
+                found.append(_recipient(user.name, user.email, role))
         elif role == "cpts" and case.cpts_contact_email:
-            found.append(Recipient(case.cpts_contact_name or case.name, case.cpts_contact_email, "cpts"))
+            found.append(_recipient(case.cpts_contact_name or case.name, case.cpts_contact_email, "cpts"))
         elif role == "legal":
+            # Typed scopes: a legal officer for département 44 is not one for région 44 (SPEC §2).
             for user in uow.users.with_roles(["legal"]):
-                scope = json.loads(user.scope)
-                if not scope or case.seat_departement in scope or case.region in scope:
-                    found.append(Recipient(user.name, user.email, "legal"))
+                if scope_of(user).covers(case.seat_departement, case.region):
+                    found.append(_recipient(user.name, user.email, "legal"))
     unique: dict[str, Recipient] = {}
     for r in found:
         unique.setdefault(r.email.lower(), r)
     return tuple(unique.values())
+
+
+def _recipient(name: str, email: str, role: str) -> Recipient:
+    # Names and addresses are checked when entered; what is stored is bounded here anyway (a megabyte
+    # written around the checks must not be copied into every row), and checked again at delivery.
+    return Recipient(display_name(name), clip(email.strip(), 320), role)
 
 
 def _recipients_json(recipients: Iterable[Recipient]) -> str:
@@ -64,30 +83,56 @@ def enqueue_notices(uow: UnitOfWork, case: Case, notices: Iterable[DueNotice], n
                     mail_domain: str = DEFAULT_MAIL_DOMAIN) -> int:
     """Write the notices not yet in the outbox (inside the caller's unit of work); how many were written."""
     written = 0
+    zone = territory.time_zone(case.seat_departement)
     for due in notices:
         d = due.deadline
         notice = Notice(
-            case_id=str(case.id), case_name=case.name, departement=case.seat_departement, deadline_key=d.key,
-            deadline_label=d.label, due=d.due, explanation=explain_fr(d), kind=due.kind,
-            offset_days=due.offset_days, on=due.send_on, anchor_key=d.ident,
-            recipients=recipients_for(uow, case, due.roles),
+            case_id=str(case.id), case_name=display_name(case.name) or str(case.id),
+            departement=case.seat_departement, deadline_key=d.key, deadline_label=d.label, due=d.due,
+            explanation=explain_fr(d), kind=due.kind, offset_days=due.offset_days, on=due.send_on,
+            anchor_key=d.ident, recipients=recipients_for(uow, case, due.roles),
         )
-        written += _add_row(uow, notice.unique_key, render_notice(notice), notice.message_id(mail_domain),
-                            notice.recipients, now, case_id=case.id, kind=due.kind, deadline_key=d.key,
-                            due=d.due, offset_days=due.offset_days, send_on=due.send_on, roles=due.roles)
+        # The stored text is what the notice says on the day the sweep found it owed; the drain renders it
+        # again on the day it goes.
+        preview = render_notice(notice, sent_on=max(due.send_on, due.found_on or due.send_on))
+        written += _add_row(uow, notice.unique_key, preview, notice.message_id(mail_domain), notice.recipients,
+                            now, not_before=_start_of(due.send_on, zone), case_id=case.id, kind=due.kind,
+                            deadline_key=d.key, due=d.due, offset_days=due.offset_days, send_on=due.send_on,
+                            roles=due.roles, notice=_notice_json(notice))
     return written
 
 
+def _notice_json(notice: Notice) -> str:
+    return json.dumps({
+        "case_id": notice.case_id, "case_name": notice.case_name, "departement": notice.departement,
+        "deadline_key": notice.deadline_key, "deadline_label": notice.deadline_label,
+        "due": notice.due.isoformat(), "explanation": notice.explanation, "kind": notice.kind,
+        "offset_days": notice.offset_days, "on": notice.on.isoformat(), "anchor_key": notice.anchor_key,
+        "status_url": notice.status_url,
+    }, ensure_ascii=False)
+
+
+def _stored_notice(text: str) -> Notice:
+    parts: dict[str, Any] = json.loads(text)
+    return Notice(**{**parts, "due": date.fromisoformat(parts["due"]), "on": date.fromisoformat(parts["on"]),
+                     "recipients": ()})
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    """Midnight starting `day` in `zone`, in UTC (the form every stored instant has)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
 def _add_row(uow: UnitOfWork, key: str, rendered: RenderedEmail, message_id: str,
-             recipients: tuple[Recipient, ...], now: datetime, **fields: object) -> bool:
+             recipients: tuple[Recipient, ...], now: datetime, *, not_before: datetime, **fields: object) -> bool:
     if uow.outbox.has(key):
         return False
     roles = fields.pop("roles", ())
     uow.outbox.add(OutboxRow(
         unique_key=key, subject=rendered.subject, text_body=rendered.text, html_body=rendered.html,
         message_id=message_id, roles=json.dumps(list(roles)), recipients=_recipients_json(recipients),
-        status="pending" if recipients else "unaddressed", attempts=0, next_attempt_at=now, created_at=now,
-        **fields,
+        status="pending" if recipients else "unaddressed", attempts=0,
+        next_attempt_at=max(now, not_before), created_at=now, **fields,
     ))
     return True
 
@@ -107,14 +152,15 @@ def enqueue_digests(uow: UnitOfWork, day: date, now: datetime, *, horizon_days: 
                 return DigestItem(str(d.case_id), cases[d.case_id].name, d.key, d.label, d.due, d.status)
 
             digest = Digest(
-                referent=Recipient(user.name, user.email, user.role), on=day,
+                referent=_recipient(user.name, user.email, user.role), on=day,
                 overdue=tuple(item(d) for d in rows if d.status == "breached"),
                 upcoming=tuple(item(d) for d in rows if d.status == "pending"),
             )
             if digest.is_empty:
                 continue
             written += _add_row(uow, digest.unique_key, render_digest(digest), digest.message_id(mail_domain),
-                                (digest.referent,), now, kind="digest", send_on=day, roles=(user.role,))
+                                (digest.referent,), now, not_before=_start_of(day, DIGEST_ZONE), kind="digest",
+                                send_on=day, roles=(user.role,))
         uow.commit()
     return written
 
@@ -138,7 +184,8 @@ def smtp_sender(settings: SmtpSettings) -> Sender:
 def drain(uow: UnitOfWork, sender: Sender, *, now: datetime, from_address: str, limit: int = 500,
           max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> DrainReport:
     """Send what is due: claim a batch, send each message, record each outcome at once. Safe with several
-    drainers at once: a row is claimed by one of them only."""
+    drainers at once: a row is claimed by one of them only. One message failing, for whatever reason, is
+    recorded on its row and the batch goes on."""
     sent = retried = dead = 0
     with uow:
         candidates = uow.outbox.claimable_ids(now, CLAIM_TIMEOUT, limit)
@@ -168,24 +215,71 @@ def _claim(uow: UnitOfWork, row_id: int, now: datetime) -> OutboxRow | None:
         return row
 
 
+def _stored_zone(row: OutboxRow) -> ZoneInfo | None:
+    """The time zone whose calendar the row's `send_on` is a day of, when the row says: its seat's, Paris for a
+    digest; None for a notice written before rows kept their parts (its case says)."""
+    if row.notice:
+        return territory.time_zone(json.loads(row.notice)["departement"])
+    return DIGEST_ZONE if row.case_id is None else None
+
+
+def _seat_zone(uow: UnitOfWork, case_id: int) -> ZoneInfo:
+    """The time zone of a case's seat (inside the caller's unit of work)."""
+    return territory.time_zone(uow.cases.get(case_id).seat_departement)
+
+
 def _deliver(uow: UnitOfWork, sender: Sender, row: OutboxRow, now: datetime, from_address: str,
              max_attempts: int) -> str:
     """Send one claimed row and commit its outcome: `sent` right after the server's acceptance."""
-    message = build_message(
-        RenderedEmail(row.subject, row.text_body, row.html_body), sender=from_address,
-        recipients=[Recipient(**r) for r in json.loads(row.recipients)], message_id=row.message_id, sent_at=now,
-    )
+    try:
+        zone = _stored_zone(row)
+        if zone is None:
+            with uow:
+                zone = _seat_zone(uow, row.case_id)
+        not_before = _start_of(row.send_on, zone)
+        if now < not_before:
+            # Written before notices waited for their day (or by hand): back in the queue, no attempt counted.
+            _record(uow, row.id, {"status": "pending", "claimed_at": None, "next_attempt_at": not_before})
+            return "waiting"
+        rendered = _rendered(row, now.astimezone(zone).date())
+        recipients, left_out = usable_recipients(json.loads(row.recipients))
+        if not recipients:
+            raise ValueError("no recipient has a usable address: " + "; ".join(left_out or ["none listed"]))
+        message = build_message(rendered, sender=from_address, recipients=recipients, message_id=row.message_id,
+                                sent_at=now)
+    except Exception as exc:  # noqa: BLE001 - whatever is stored, the drain records it and goes on
+        # Built again it would fail again: dead at once, like a permanent refusal; correct the data (`cpts user
+        # edit`, `cpts case assign`) and `cpts outbox retry ID`.
+        return _failed(uow, row, now, f"cannot build the message: {exc}", permanent=True, max_attempts=max_attempts)
     try:
         sender(message)
     except DeliveryError as exc:
-        attempts = row.attempts + 1
-        status = "dead" if exc.permanent or attempts >= max_attempts else "pending"
-        delay = min(BACKOFF_BASE * (2 ** (attempts - 1)), BACKOFF_CAP)
-        _record(uow, row.id, {"status": status, "attempts": attempts, "last_error": str(exc)[:1000],
-                              "next_attempt_at": now + delay})
-        return status
-    _record(uow, row.id, {"status": "sent", "sent_at": now, "attempts": row.attempts + 1, "last_error": None})
+        return _failed(uow, row, now, str(exc), permanent=exc.permanent, max_attempts=max_attempts)
+    except Exception as exc:  # noqa: BLE001 - an unexpected failure of the sender is retried like a 4xx
+        return _failed(uow, row, now, f"{type(exc).__name__}: {exc}", permanent=False, max_attempts=max_attempts)
+    note = "; ".join(left_out) if left_out else None
+    _record(uow, row.id, {"status": "sent", "sent_at": now, "attempts": row.attempts + 1,
+                          "last_error": clip(note, MAX_ERROR) if note else None, "subject": rendered.subject,
+                          "text_body": rendered.text, "html_body": rendered.html})
     return "sent"
+
+
+def _rendered(row: OutboxRow, today: date) -> RenderedEmail:
+    """A notice rendered for `today` at its seat (its countdown true on the day it goes); a digest, or a row
+    written before notices kept their parts, as stored."""
+    if row.notice:
+        return render_notice(_stored_notice(row.notice), sent_on=today)
+    return RenderedEmail(row.subject, row.text_body, row.html_body)
+
+
+def _failed(uow: UnitOfWork, row: OutboxRow, now: datetime, error: str, *, permanent: bool,
+            max_attempts: int) -> str:
+    attempts = row.attempts + 1
+    status = "dead" if permanent or attempts >= max_attempts else "pending"
+    delay = min(BACKOFF_BASE * (2 ** (attempts - 1)), BACKOFF_CAP)
+    _record(uow, row.id, {"status": status, "attempts": attempts, "last_error": clip(error, MAX_ERROR),
+                          "next_attempt_at": now + delay})
+    return status
 
 
 def _record(uow: UnitOfWork, row_id: int, values: dict[str, object]) -> None:
@@ -195,16 +289,22 @@ def _record(uow: UnitOfWork, row_id: int, values: dict[str, object]) -> None:
 
 
 def retry(uow: UnitOfWork, entry_id: int, now: datetime) -> OutboxRow:
-    """Put a dead (or unaddressed, once referents are assigned) notification back in the queue."""
+    """Put a notification that is not sent back in the queue, now (or on its day, if that is still to come):
+    a dead, unaddressed, pending or stuck `sending` one. A case's notice goes to the case's people as they
+    are now (referents assigned or corrected since it was written)."""
     with uow:
         row = uow.outbox.get(entry_id)
         if row is None:
             raise UnknownOutboxEntry(f"no outbox entry {entry_id}: see `cpts outbox list`")
-        if row.status not in ("dead", "unaddressed"):
-            raise UnknownOutboxEntry(f"outbox entry {entry_id} is {row.status}; only dead or unaddressed entries "
-                                     "can be retried")
-        values: dict[str, object] = {"status": "pending", "attempts": 0, "next_attempt_at": now, "last_error": None}
-        if row.status == "unaddressed" and row.case_id is not None:
+        if row.status == "sent":
+            sent = f" on {row.sent_at:%Y-%m-%d %H:%M} UTC" if row.sent_at else ""
+            raise UnknownOutboxEntry(f"outbox entry {entry_id} was sent{sent}; only entries not sent (pending, "
+                                     "sending, dead, unaddressed) can be retried")
+        values: dict[str, object] = {"status": "pending", "attempts": 0, "last_error": None, "claimed_at": None,
+                                     "next_attempt_at": now}
+        zone = _stored_zone(row) or _seat_zone(uow, row.case_id)
+        values["next_attempt_at"] = max(now, _start_of(row.send_on, zone))
+        if row.case_id is not None and row.kind != "digest":
             case = uow.cases.get(row.case_id)
             recipients = recipients_for(uow, case, json.loads(row.roles))
             if not recipients:

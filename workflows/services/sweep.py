@@ -9,11 +9,12 @@ from datetime import date, datetime, timedelta
 from lifecycle.projection import Checkpoint, Projection, replay, resume
 from lifecycle.reminders import notices_due
 from lifecycle.ruleset import Ruleset
-from workflows.persistence.journal import chained_row, to_entry
+from workflows.persistence.errors import ClockRefused, TamperedJournal
+from workflows.persistence.journal import UNKEYED, JournalKeys, chained_row, to_entry
 from workflows.persistence.projection_writer import wake_on, write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
-from workflows.services.cases import SYSTEM_ACTOR, fits_case, ruleset_for
+from workflows.services.cases import SYSTEM_ACTOR, check_chain, checked_ruleset, fits_case
 from workflows.services.clock import latest_local_date, local_today, utc_now
 from workflows.services.outbox import enqueue_notices
 from workflows.settings import DEFAULT_MAIL_DOMAIN
@@ -26,6 +27,7 @@ class SweepReport:
     system_events: tuple[tuple[int, str, date], ...] = ()
     breached: tuple[tuple[int, str], ...] = ()
     notifications: int = 0
+    refused: tuple[tuple[int, str], ...] = ()  # cases left alone: their journal fails its integrity check
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,25 @@ def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = 
     version check hold within a group as they do for one case.
     """
     now = now or utc_now()
-    candidates = due_case_ids(uow, today or latest_local_date(now), case_ids)
+    latest = latest_local_date(now)
+    if today is not None and today > latest:
+        raise ClockRefused(f"--today {today.isoformat()} is after today's date at every seat ({latest.isoformat()}"
+                           "): a sweep cannot run ahead of the clock; to see the future, use `cpts simulate`")
+    candidates = due_case_ids(uow, today or latest, case_ids)
     fired: list[tuple[int, str, date]] = []
     breached: list[tuple[int, str]] = []
+    refused: list[tuple[int, str]] = []
     swept = notifications = 0
     size = max(1, cases_per_transaction)
     for start in range(0, len(candidates), size):
         group = candidates[start:start + size]
+        outcomes: list[tuple[int, CaseSweep | None]] = []
         with uow:
-            outcomes = [(case_id, _sweep_locked(uow, case_id, today, now, mail_domain)) for case_id in group]
+            for case_id in group:
+                try:
+                    outcomes.append((case_id, _sweep_locked(uow, case_id, today, now, mail_domain)))
+                except TamperedJournal as exc:  # checked before anything is written for the case
+                    refused.append((case_id, str(exc)))
             uow.commit()
         for case_id, outcome in outcomes:
             if outcome is not None:
@@ -73,7 +85,7 @@ def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = 
                 breached.extend((case_id, ident) for ident in outcome.breached)
                 notifications += outcome.notices
     return SweepReport(today=today, cases=swept, system_events=tuple(fired), breached=tuple(breached),
-                       notifications=notifications)
+                       notifications=notifications, refused=tuple(refused))
 
 
 def sweep_case(uow: UnitOfWork, case_id: int, *, today: date | None, now: datetime,
@@ -92,7 +104,9 @@ def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: dateti
     if case is None:
         return None
     case_today = today or local_today(case, now)
-    rules = ruleset_for(case)
+    if case_today > local_today(case, now):
+        return None  # that day has not come yet at this seat (the seats span several time zones)
+    rules = checked_ruleset(uow, case)
     swept = _from_checkpoint(uow, case, rules, case_today, now) or _from_journal(uow, case, rules, case_today, now)
     projection = swept.projection
     newly_breached = [d.ident for d in projection.deadlines
@@ -118,13 +132,14 @@ class _Swept:
     old: dict[str, str]  # deadline ident → status as stored before this sweep
 
 
-def _system_rows(case: Case, head: tuple[int, str], projection: Projection, now: datetime) -> list[JournalRow]:
+def _system_rows(case: Case, head: tuple[int, str], projection: Projection, now: datetime,
+                 keys: JournalKeys = UNKEYED) -> list[JournalRow]:
     """The replay already fired every due timer in order, chains included (an opinion deemed opening the
     funders' decision window…): journal them all, dated their windows' last days."""
     rows: list[JournalRow] = []
     for due in projection.due_system_events:
         row = chained_row(case.id, rows[-1] if rows else head, type=due.type, at=due.at, recorded_at=now,
-                          actor=SYSTEM_ACTOR, data={}, evidence=f"timer {due.deadline}")
+                          actor=SYSTEM_ACTOR, data={}, evidence=f"timer {due.deadline}", keys=keys)
         rows.append(row)
     return rows
 
@@ -135,11 +150,12 @@ def _from_checkpoint(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, n
     if cached is None or cached.checkpoint is None or not fits_case(cached.checkpoint, case):
         return None
     checkpoint = cached.checkpoint
+    check_chain(uow, case)
     resumed = resume(checkpoint, (), rules, today)
     if resumed is None:
         return None
     projection = resumed[0]
-    fired = _system_rows(case, (checkpoint.head_seq, case.journal_head), projection, now)
+    fired = _system_rows(case, (checkpoint.head_seq, case.journal_head), projection, now, uow.keys)
     if fired:
         after = resume(checkpoint, [to_entry(r) for r in fired], rules, today)
         if after is None:
@@ -154,11 +170,13 @@ def _from_checkpoint(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, n
 def _from_journal(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, now: datetime) -> _Swept:
     """By replaying the whole journal (once more if timers fired, unless the replay can go on from where it was)."""
     rows = uow.journal.rows(case.id)
+    check_chain(uow, case, rows)
     old = uow.projections.deadline_statuses(case.id)
     entries = [to_entry(r) for r in rows]
     projection, checkpoint = replay(entries, rules, today, departement=case.seat_departement,
                                     population=case.population)
-    fired = _system_rows(case, (rows[-1].seq, rows[-1].hash), projection, now)
+    fired = _system_rows(case, (rows[-1].seq, rows[-1].hash) if rows else (0, case.journal_head), projection, now,
+                         uow.keys)
     for row in fired:
         uow.journal.append(row)
     if fired:

@@ -19,6 +19,7 @@ from lifecycle import territory
 from lifecycle.errors import DomainError
 from lifecycle.events import DOCUMENTS
 from workflows.persistence.db import make_engine, migrate
+from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.cases import list_cases, list_deadlines
 from workflows.read.finance import case_payments
@@ -167,13 +168,13 @@ class DemoSummary:
     notes: tuple[str, ...]
 
 
-def build_demo(database: Path, *, today: date, seed: int = 2019) -> DemoSummary:
-    """(Re)build the demo database file as of `today` and summarise it."""
+def build_demo(database: Path, *, today: date, seed: int = 2019, keys: JournalKeys = UNKEYED) -> DemoSummary:
+    """(Re)build the demo database file as of `today` and summarise it (journals signed with `keys`)."""
     if database.exists():
         database.unlink()
     engine = make_engine(f"sqlite:///{database}")
     migrate(engine)
-    uow = SqlUnitOfWork(engine)
+    uow = SqlUnitOfWork(engine, keys=keys)
     rng = random.Random(seed)
     _people(uow)
     stage_cycle = [stage for stage, _ in STAGES]
@@ -204,7 +205,7 @@ def _people(uow: SqlUnitOfWork) -> None:
         add_user(uow, AGENTS[i % len(AGENTS)], f"referent.ars.{region}@ars.example.fr", "ars", [region])
     for i, (dept, _) in enumerate(PORTFOLIO):
         add_user(uow, AGENTS[(i + 5) % len(AGENTS)], f"referent.cpam.{dept}@cpam.example.fr", "cpam", [dept])
-    add_user(uow, "Service juridique", "juridique@ars.example.fr", "legal")
+    add_user(uow, "Service juridique", "juridique@ars.example.fr", "legal", [dept for dept, _ in PORTFOLIO])
 
 
 def _record(uow: SqlUnitOfWork, name: str, dept: str, codes: list[str], story: Storyline,
@@ -220,8 +221,8 @@ def _record(uow: SqlUnitOfWork, name: str, dept: str, codes: list[str], story: S
             break
         actor = "demo-ars" if event.startswith(("loi", "health_project", "fir")) else "demo-cpam"
         try:
-            apply(uow, case.id, NewEvent(event, at, data), actor, today=today,
-                           now=virtual_now(at))
+            # Recorded on the day it happened, as the binôme would have (the clock of the demo is virtual).
+            apply(uow, case.id, NewEvent(event, at, data), actor, today=at, now=virtual_now(at))
         except DomainError as exc:
             problems.append(f"case {case.id} {event} {at}: {exc}")
     return problems
@@ -237,7 +238,7 @@ def _record_payments(uow: SqlUnitOfWork, case_id: int, today: date, rng: random.
         data = {"component": line.component, "year": line.year, "amount": str(line.amount)}
         try:
             apply(uow, case_id, NewEvent("payment_recorded", paid_on, data), "demo-cpam",
-                           today=today, now=virtual_now(paid_on))
+                  today=paid_on, now=virtual_now(paid_on))
         except DomainError as exc:
             problems.append(f"case {case_id} payment {line.component} {line.year}: {exc}")
     return problems

@@ -13,6 +13,8 @@ from lifecycle.events import parse_date
 
 SCENARIO_KEYS = {"name", "seat_departement", "communes", "population", "events", "until"}
 EVENT_KEYS = {"at", "type", "data", "evidence"}
+# A five-year contract is about a hundred events; the bound keeps one file's replay within seconds.
+MAX_SCENARIO_EVENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
         raise EventRejected(f"{source}: population must be a whole number ≥ 0, got {population!r}")
     if not isinstance(raw["events"], list):
         raise EventRejected(f"{source}: events must be a list of {{\"at\", \"type\", \"data\"}} objects")
+    if len(raw["events"]) > MAX_SCENARIO_EVENTS:
+        raise EventRejected(f"{source}: {len(raw['events'])} events: a scenario holds at most "
+                            f"{MAX_SCENARIO_EVENTS} (one CPTS's lifecycle has about a hundred); split it into "
+                            "several files")
     events = []
     for i, item in enumerate(raw["events"]):
         where = f"{source}: events[{i}]"
