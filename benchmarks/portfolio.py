@@ -50,7 +50,7 @@ from lifecycle.errors import DomainError
 from lifecycle.events import MISSIONS, SYSTEM_EVENTS, validate_data
 from lifecycle.projection import Projection, project
 from lifecycle.ruleset import DEFAULT_RULESET, load_ruleset
-from workflows.persistence.journal import GENESIS_HASH, canonical_json, chained_row, row_hash, to_entry
+from workflows.persistence.journal import LEGACY_GENESIS_HASH, UNKEYED, canonical_json, chained_row, row_hash, to_entry
 from workflows.persistence.projection_writer import deadline_rows, payment_rows, wake_on
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -259,15 +259,15 @@ class _Journal:
         previous = self.rows[-1] if self.rows else None
         fields = {"case_id": self.case_id, "seq": previous.seq + 1 if previous else 1, "type": event_type, "at": at,
                   "recorded_at": virtual_now(recorded_on), "actor": actor, "data": canonical_json(clean),
-                  "evidence": evidence, "prev_hash": previous.hash if previous else GENESIS_HASH, "hash": ""}
+                  "evidence": evidence, "prev_hash": previous.hash if previous else LEGACY_GENESIS_HASH, "hash": ""}
         # A plain namespace hashed by the engine's `row_hash`: building a JournalRow (an ORM instance) costs a
         # quarter of the bulk path. The first row of every case is also built by `chained_row` and compared.
         row = SimpleNamespace(**fields)
         row.hash = row_hash(row)
         if previous is None:
-            reference = chained_row(self.case_id, (0, GENESIS_HASH), type=event_type, at=at,
-                                    recorded_at=fields["recorded_at"],
-                                    actor=actor, data=clean, evidence=evidence)
+            reference = chained_row(self.case_id, (0, LEGACY_GENESIS_HASH), type=event_type, at=at,
+                                    recorded_at=fields["recorded_at"], actor=actor, data=clean, evidence=evidence,
+                                    keys=UNKEYED)
             if {k: getattr(reference, k) for k in fields} != vars(row):
                 raise RuntimeError(f"bulk journal row differs from chained_row: {vars(row)} vs {reference}")
         self.rows.append(row)

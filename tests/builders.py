@@ -9,7 +9,9 @@ import socket
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from workflows.persistence.tables import OutboxRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import ApplyResult, NewEvent, apply, create_case
 
@@ -72,3 +74,12 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]
+
+
+def outbox(engine: Engine) -> list[OutboxRow]:
+    """The outbox's rows, by id, usable after the session is closed."""
+    with Session(engine) as session:
+        rows = list(session.exec(select(OutboxRow).order_by(OutboxRow.id)))
+        for row in rows:
+            session.expunge(row)
+        return rows

@@ -20,11 +20,6 @@ from workflows.persistence.db import make_engine
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'cpts.db'}"
-
-
-@pytest.fixture
 def cpts(database, monkeypatch, capsys):
     """Run `cpts ARGS…` in-process; return its exit code, stdout and stderr."""
     return make_runner(monkeypatch, capsys, database)

@@ -30,18 +30,6 @@ CONTRACT_SIGNED_2_JUNE_2025 = [
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'cpts.db'}"
-
-
-@pytest.fixture
-def cpts(database, monkeypatch, capsys):
-    run = make_runner(monkeypatch, capsys, database)
-    assert run("db", "init").code == 0
-    return run
-
-
-@pytest.fixture
 def contracted_case(cpts, database) -> str:
     """The Metz CPTS of the README, its contract signed on 2 June 2025 (size 3: 75 000 € at signature)."""
     engine = make_engine(database)

@@ -18,18 +18,6 @@ HEAVY = ("sqlalchemy", "sqlmodel", "alembic", "holidays", "icalendar", "jinja2",
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'cpts.db'}"
-
-
-@pytest.fixture
-def cpts(database, monkeypatch, capsys):
-    run = make_runner(monkeypatch, capsys, database)
-    assert run("db", "init").code == 0
-    return run
-
-
-@pytest.fixture
 def five_cases(cpts):
     for name, dept in [("CPTS du Pays Messin", "57"), ("CPTS Lilloise", "59"), ("CPTS du Val de Fensch", "57"),
                        ("CPTS Strasbourg Nord", "67"), ("CPTS de la Sarre", "57")]:

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiosmtpd.controller import Controller
 from apscheduler.events import EVENT_JOB_EXECUTED
-from builders import LOOPBACK, free_port, record
+from builders import LOOPBACK, free_port, outbox, record
 from cli_runner import make_runner
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
@@ -164,14 +164,6 @@ def morning(day: date) -> datetime:
 
 def paris_today() -> date:
     return datetime.now(PARIS).date()
-
-
-def outbox(engine: Engine) -> list[OutboxRow]:
-    with Session(engine) as session:
-        rows = list(session.exec(select(OutboxRow).order_by(OutboxRow.id)))
-        for row in rows:
-            session.expunge(row)
-        return rows
 
 
 def statuses(engine: Engine) -> Counter[str]:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from lifecycle.errors import DomainError, EventRejected, TransitionRejected
-from workflows.persistence.journal import GENESIS_HASH
+from workflows.persistence.journal import LEGACY_GENESIS_HASH
 from workflows.persistence.projection_writer import write_projection
 from workflows.persistence.tables import Case
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -83,7 +83,7 @@ def test_recording_an_event_appends_a_hash_chained_row_and_refreshes_state_and_d
     rows = journal(db, case_id)
     assert [(r["seq"], r["type"], str(r["at"])) for r in rows] == [
         (1, "contact_recorded", "2025-01-06"), (2, "first_meeting_held", "2025-01-13")]
-    assert rows[0]["prev_hash"] == genesis != GENESIS_HASH
+    assert rows[0]["prev_hash"] == genesis != LEGACY_GENESIS_HASH
     assert rows[1]["prev_hash"] == rows[0]["hash"]
     assert case_row(db, case_id) == {"state": "accompanied", "version": 2, "journal_head": rows[1]["hash"]}
     assert deadline_rows(db, case_id) == {"first_meeting": ("2025-01-21", "met")}

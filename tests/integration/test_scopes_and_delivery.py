@@ -21,9 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
 from alembic.config import Config
-from builders import LOI_VALIDATED_2024, LOOPBACK, free_port, new_case, record, record_all
+from builders import LOI_VALIDATED_2024, LOOPBACK, free_port, new_case, outbox, record, record_all
 from sqlalchemy import Engine, text
-from sqlmodel import Session, select
 
 from notifications.smtp import SmtpSettings
 from workflows.persistence.tables import OutboxRow
@@ -57,14 +56,6 @@ def refused_case(engine: Engine, name: str, departement: str) -> int:
     case_id = new_case(engine, name, departement=departement)
     record_all(engine, case_id, REFUSED)
     return case_id
-
-
-def outbox(engine: Engine) -> list[OutboxRow]:
-    with Session(engine) as session:
-        rows = list(session.exec(select(OutboxRow).order_by(OutboxRow.id)))
-        for row in rows:
-            session.expunge(row)
-        return rows
 
 
 def emails(row: OutboxRow) -> set[str]:

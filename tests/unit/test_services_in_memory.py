@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
-from lifecycle.errors import TransitionRejected
+from lifecycle.errors import EventRejected, TransitionRejected
 from workflows.persistence.memory import InMemoryUnitOfWork
 from workflows.services import ConcurrentModification, NewEvent, apply, create_case, sweep, void
 from workflows.services.people import add_user, assign
@@ -120,3 +121,19 @@ def test_people_are_assigned_in_memory_and_notices_go_to_the_binome():
     assert (notice.kind, notice.offset_days, notice.status) == ("reminder", 30, "pending")
     assert {r for r in notice.recipients.split('"') if "@" in r} == {"elise.martin@ars.example.fr",
                                                                       "paul.durand@cpam.example.fr"}
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("CPTS A\r\nBcc: x@y.fr", "U+000D, U+000A"),
+    ("CPTS \u202eA", "U+202E"),  # a bidi override would reverse what a list or a subject shows
+    ("C" * 201, "201 characters long: at most 200"),
+    (None, "must be text"),
+    ("   ", "a case needs a name"),
+])
+def test_a_case_name_that_would_forge_or_flood_a_list_or_a_subject_is_refused_and_nothing_is_created(name, says):
+    uow = InMemoryUnitOfWork()
+
+    with pytest.raises(EventRejected, match=re.escape(says)):
+        create_case(uow, name=name, departement="57", population=60_000)
+
+    assert uow.committed.cases == {}

@@ -34,6 +34,15 @@ def _where(user: User) -> str:
     return scope_of(user).describe() or NO_SCOPE
 
 
+def _print_user(user: User, done: str, as_json: bool) -> None:
+    """What `user add` and `user edit` print: the user as stored, in JSON or on one line."""
+    if as_json:
+        print_json(user_json(user))
+        return
+    typer.echo(f"user {user.id} {done}: {printable(user.name)} <{printable(user.email)}>, {user.role} "
+               f"({_where(user)})")
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Option("--name", help="Full name (one line, at most 200 characters).")],
@@ -45,11 +54,7 @@ def user_add(
     """Register a user with their role and territory."""
     from workflows.services.people import add_user
 
-    user = add_user(unit_of_work(), name, email, role, scope or [])
-    if as_json:
-        print_json(user_json(user))
-        return
-    typer.echo(f"user {user.id} added: {printable(user.name)} <{printable(user.email)}>, {user.role} ({_where(user)})")
+    _print_user(add_user(unit_of_work(), name, email, role, scope or []), "added", as_json)
 
 
 @user_app.command("edit")
@@ -66,11 +71,7 @@ def user_edit(
     from workflows.services.people import edit_user
 
     user = edit_user(unit_of_work(), email, name=name, new_email=new_email, role=role, scope=scope)
-    if as_json:
-        print_json(user_json(user))
-        return
-    typer.echo(f"user {user.id} updated: {printable(user.name)} <{printable(user.email)}>, {user.role} "
-               f"({_where(user)})")
+    _print_user(user, "updated", as_json)
 
 
 @user_app.command("list")

@@ -28,7 +28,6 @@ from workflows.persistence.repositories import JournalEnds
 from workflows.persistence.tables import Case, JournalRow
 
 LEGACY_GENESIS_HASH = "0" * 64  # the first row's prev_hash before the genesis entry signed the case's identity
-GENESIS_HASH = LEGACY_GENESIS_HASH
 MIN_KEY_LENGTH = 32
 
 
@@ -99,8 +98,14 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _utc_text(instant: datetime) -> str:
+    """An instant as hashed: in UTC to the microsecond (a naive instant, as SQLite returns them, is in UTC)."""
+    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _payload(row: _Hashable) -> str:
-    recorded = row.recorded_at.astimezone(UTC).isoformat(timespec="microseconds")
+    recorded = _utc_text(row.recorded_at)
     return canonical_json({
         "case_id": row.case_id, "seq": row.seq, "type": row.type, "at": row.at.isoformat(),
         "recorded_at": recorded, "actor": row.actor, "data": json.loads(row.data),
@@ -116,11 +121,10 @@ def row_hash(row: _Hashable, keys: JournalKeys = UNKEYED) -> str:
 def identity(case: Case) -> dict[str, Any]:
     """What the genesis entry signs: the case as registered — not its referents, nor the population and size
     that the projection refreshes (a contract or an avenant changes them; the journal says why)."""
-    created = case.created_at if case.created_at.tzinfo else case.created_at.replace(tzinfo=UTC)
     return {"case_id": case.id, "name": case.name, "seat_departement": case.seat_departement, "region": case.region,
             "communes": json.loads(case.communes), "declared_population": case.declared_population,
             "ruleset_id": case.ruleset_id,
-            "created_at": created.astimezone(UTC).isoformat(timespec="microseconds")}
+            "created_at": _utc_text(case.created_at)}
 
 
 def genesis_hash(case: Case, keys: JournalKeys, key_id: str | None = None) -> str:
@@ -131,7 +135,7 @@ def genesis_hash(case: Case, keys: JournalKeys, key_id: str | None = None) -> st
 
 def chained_row(case_id: int, previous: JournalRow | tuple[int, str], *, type: str, at: date,
                 recorded_at: datetime, actor: str, data: dict[str, Any], evidence: str | None,
-                keys: JournalKeys = UNKEYED, idempotency_key: str | None = None) -> JournalRow:
+                keys: JournalKeys, idempotency_key: str | None = None) -> JournalRow:
     """The next journal row after `previous` — a row, or (seq, hash) of the last row, (0, genesis) for the
     first — signed with the current key."""
     if isinstance(previous, JournalRow):
@@ -154,22 +158,32 @@ def head_problem(case: Case, ends: JournalEnds | None, keys: JournalKeys) -> str
     ends at the recorded head, and starts from the genesis entry of the case's identity as stored."""
     if ends is None:
         genesis: str | None = case.journal_head
+    elif ends.last_hash != case.journal_head:
+        return _head_moved(ends.last_seq)
     else:
-        if ends.last_hash != case.journal_head:
-            return (f"the journal ends at row #{ends.last_seq} whose hash is not the case's recorded head (rows "
-                    "removed at the end, or the head edited)")
         genesis = ends.genesis
     if genesis is None:
         return "the journal's first row is missing"
-    if genesis == LEGACY_GENESIS_HASH or _genesis_matches(case, genesis, keys):
-        return None
-    return ("the case's identity (name, seat, communes, declared population or ruleset) does not match its "
-            "genesis entry (edited after the fact, or rows removed)")
+    problems = _genesis_problems(case, genesis, keys, strict=False)
+    return problems[0] if problems else None
 
 
-def _genesis_matches(case: Case, value: str, keys: JournalKeys) -> bool:
-    return any(hmac.compare_digest(genesis_hash(case, keys, key_id), value)
-               for key_id in ("", *keys.accepted))
+def _head_moved(last_seq: int) -> str:
+    return (f"the journal ends at row #{last_seq} whose hash is not the case's recorded head (rows removed at the "
+            "end, or the head edited)")
+
+
+def _genesis_problems(case: Case, genesis: str, keys: JournalKeys, *, strict: bool) -> list[str]:
+    """What is wrong with the genesis entry the journal starts from (see `chain_problems` for `strict`)."""
+    if genesis == LEGACY_GENESIS_HASH:
+        return ["the journal starts before genesis entries existed: the case's identity (seat, communes, "
+                "population, ruleset) is not covered; run `cpts db rekey` to sign it"] if strict else []
+    if not any(hmac.compare_digest(genesis_hash(case, keys, key_id), genesis) for key_id in ("", *keys.accepted)):
+        return ["the case's identity (name, seat, communes, declared population or ruleset) does not match its "
+                "genesis entry (edited after the fact)"]
+    if strict and keys.keyed and hmac.compare_digest(genesis_hash(case, keys, ""), genesis):
+        return ["the genesis entry is unkeyed although a journal key is set: run `cpts db rekey`"]
+    return []
 
 
 def chain_problems(case: Case, rows: Sequence[JournalRow], keys: JournalKeys = UNKEYED, *,
@@ -180,18 +194,8 @@ def chain_problems(case: Case, rows: Sequence[JournalRow], keys: JournalKeys = U
     a row signed with a key that is not accepted here; and, when `strict` (`cpts case verify`, not the check
     before a write), a journal older than genesis entries or left unkeyed once a key is set.
     """
-    problems: list[str] = []
-    first_prev = rows[0].prev_hash if rows else case.journal_head
-    if first_prev == LEGACY_GENESIS_HASH:
-        if strict:
-                problems.append("the journal starts before genesis entries existed: the case's identity (seat, "
-                            "communes, population, ruleset) is not covered; run `cpts db rekey` to sign it")
-    elif not _genesis_matches(case, first_prev, keys):
-        problems.append("the case's identity (name, seat, communes, declared population or ruleset) does not "
-                        "match its genesis entry (edited after the fact)")
-    elif strict and keys.keyed and hmac.compare_digest(genesis_hash(case, keys, ""), first_prev):
-        problems.append("the genesis entry is unkeyed although a journal key is set: run `cpts db rekey`")
-    previous = first_prev
+    previous = rows[0].prev_hash if rows else case.journal_head
+    problems = _genesis_problems(case, previous, keys, strict=strict)
     unknown: set[str] = set()
     unkeyed = 0
     expected_seq = 1
@@ -217,8 +221,7 @@ def chain_problems(case: Case, rows: Sequence[JournalRow], keys: JournalKeys = U
     if unkeyed and strict:
         problems.append(f"{unkeyed} row(s) are unkeyed although a journal key is set: run `cpts db rekey`")
     if rows and case.journal_head != previous:
-        problems.append("the journal ends at a row whose hash is not the case's recorded head "
-                        "(rows removed at the end, or the head edited)")
+        problems.append(_head_moved(rows[-1].seq))
     return problems
 
 

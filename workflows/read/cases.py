@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -23,12 +23,13 @@ from lifecycle.machine import STATES, TERRITORY_CLAIMING
 from lifecycle.payments import PaymentLine
 from lifecycle.projection import HistoryItem, SystemEvent
 from lifecycle.rates import rate_4dp
+from notifications.addresses import MAX_NAME
 from workflows.persistence.errors import TamperedJournal
 from workflows.persistence.journal import chain_problems
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
-from workflows.services.cases import MAX_NAME_LENGTH, find_overlaps, project_case, ruleset_for
-from workflows.services.clock import local_today, utc_now
+from workflows.services.cases import find_overlaps, project_case, ruleset_for
+from workflows.services.clock import local_date, local_today, utc_now
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,7 @@ def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = No
         today = today or local_today(case, now)
         stored = uow.journal.rows(case.id)
         integrity = chain_problems(case, stored, uow.keys, strict=False)
-        zone = territory.time_zone(case.seat_departement)
-        rows = [r for r in stored if _local_date(r.recorded_at, zone) <= today]
+        rows = [r for r in stored if local_date(case, r.recorded_at) <= today]
         try:
             projection = project_case(case, rows, today)
         except Exception:
@@ -198,11 +198,6 @@ def case_view(uow: SqlUnitOfWork, case_id: int | str, *, today: date | None = No
             integrity=tuple(integrity),
             recorded_later=len(stored) - len(rows),
         )
-
-
-def _local_date(instant: datetime, zone: Any) -> date:
-    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
-    return aware.astimezone(zone).date()
 
 
 Several = str | Sequence[str] | None  # one value, several (any of them), or None (no filter)
@@ -271,9 +266,9 @@ def _case_filters(state: Several, departement: Several, region: Several, size: i
             raise EventRejected(f"unknown size in {sizes}: a CPTS is of size 1, 2, 3 or 4")
         filters.append(col(Case.size).in_(sizes))
     if name and name.strip():
-        if len(name.strip()) > MAX_NAME_LENGTH:  # no name can contain it (and SQLite refuses so long a pattern)
+        if len(name.strip()) > MAX_NAME:  # no name can contain it (and SQLite refuses so long a pattern)
             raise EventRejected(f"the name searched for is {len(name.strip())} characters long: a case's name has "
-                                f"at most {MAX_NAME_LENGTH}")
+                                f"at most {MAX_NAME}")
         # Case-insensitive substring; % and _ typed by a user are literal characters, not wildcards.
         escaped = name.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         filters.append(col(Case.name).ilike(f"%{escaped}%", escape="\\"))

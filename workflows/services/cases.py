@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_d
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project, replay, resume
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
+from notifications.addresses import MAX_NAME, forbidden_characters
 from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey, TamperedJournal
 from workflows.persistence.journal import chain_problems, chained_row, genesis_hash, head_problem, to_entry
 from workflows.persistence.projection_writer import write_projection
@@ -29,7 +29,6 @@ from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.clock import local_today, utc_now
 
 SYSTEM_ACTOR = "system"
-MAX_NAME_LENGTH = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 alerts = logging.getLogger("cpts.journal")
@@ -119,17 +118,19 @@ def create_case(
 
 
 def check_name(name: object, what: str = "a case's name") -> str:
-    """A name as shown in lists and e-mails: text, 1–200 characters, no control characters."""
+    """A name as shown in lists and e-mail subjects: text of 1–200 characters on one line, with no control or
+    invisible character (the rule of a person's name, `notifications.addresses`)."""
     if not isinstance(name, str):
         raise EventRejected(f"{what} must be text, e.g. \"CPTS du Pays Messin\" (got {type(name).__name__})")
     text = name.strip()
     if not text:
         raise EventRejected("a case needs a name, e.g. --name \"CPTS du Pays Messin\"")
-    if len(text) > MAX_NAME_LENGTH:
-        raise EventRejected(f"{what} is {len(text)} characters long: at most {MAX_NAME_LENGTH}")
-    if any(unicodedata.category(c) in ("Cc", "Cs") or c in "\u2028\u2029" for c in text):
-        raise EventRejected(f"{what} contains control characters (a line break, tab or invalid character): "
-                            "write it on one line of plain text")
+    if len(text) > MAX_NAME:
+        raise EventRejected(f"{what} is {len(text)} characters long: at most {MAX_NAME}")
+    odd = forbidden_characters(text)
+    if odd:
+        raise EventRejected(f"{what} contains control or invisible characters ({', '.join(odd[:5])}): write it on "
+                            "one line of plain text")
     return text
 
 
@@ -198,7 +199,7 @@ def _check_idempotency_key(key: str) -> str:
     text = key.strip()
     if not text or len(text) > MAX_IDEMPOTENCY_KEY_LENGTH or not text.isprintable():
         raise EventRejected(f"an idempotency key is 1–{MAX_IDEMPOTENCY_KEY_LENGTH} printable characters, e.g. a "
-                            "UUID (got {len(key)} characters)")
+                            f"UUID (got {len(key)} characters)")
     return text
 
 

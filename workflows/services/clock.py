@@ -14,7 +14,13 @@ def utc_now() -> datetime:
 
 def local_today(case: Case, now: datetime) -> date:
     """Today at the CPTS's seat (SPEC §6: deadlines are evaluated in local time)."""
-    return now.astimezone(territory.time_zone(case.seat_departement)).date()
+    return local_date(case, now)
+
+
+def local_date(case: Case, instant: datetime) -> date:
+    """The date at the CPTS's seat at `instant` (a naive instant, as SQLite returns them, is in UTC)."""
+    aware = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return aware.astimezone(territory.time_zone(case.seat_departement)).date()
 
 
 def latest_local_date(now: datetime) -> date:

@@ -10,7 +10,7 @@ from lifecycle.projection import Checkpoint, Projection, replay, resume
 from lifecycle.reminders import notices_due
 from lifecycle.ruleset import Ruleset
 from workflows.persistence.errors import ClockRefused, TamperedJournal
-from workflows.persistence.journal import UNKEYED, JournalKeys, chained_row, to_entry
+from workflows.persistence.journal import JournalKeys, chained_row, to_entry
 from workflows.persistence.projection_writer import wake_on, write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
@@ -103,8 +103,9 @@ def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: dateti
     case = uow.cases.lock_for_sweep(case_id)
     if case is None:
         return None
-    case_today = today or local_today(case, now)
-    if case_today > local_today(case, now):
+    real_today = local_today(case, now)
+    case_today = today or real_today
+    if case_today > real_today:
         return None  # that day has not come yet at this seat (the seats span several time zones)
     rules = checked_ruleset(uow, case)
     swept = _from_checkpoint(uow, case, rules, case_today, now) or _from_journal(uow, case, rules, case_today, now)
@@ -133,7 +134,7 @@ class _Swept:
 
 
 def _system_rows(case: Case, head: tuple[int, str], projection: Projection, now: datetime,
-                 keys: JournalKeys = UNKEYED) -> list[JournalRow]:
+                 keys: JournalKeys) -> list[JournalRow]:
     """The replay already fired every due timer in order, chains included (an opinion deemed opening the
     funders' decision window…): journal them all, dated their windows' last days."""
     rows: list[JournalRow] = []
