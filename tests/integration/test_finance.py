@@ -13,11 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic import command
 from cli_runner import make_runner
 from freezegun import freeze_time
 from spec_example import WORKED_EXAMPLE_LINES
 
 from workflows import services
+from workflows.persistence.db import alembic_config
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.finance import case_payments, forecast, total
 from workflows.simulation.runner import run_scenario
@@ -92,6 +94,31 @@ def test_a_recorded_payment_marks_its_line_paid_and_an_unpaid_past_line_is_overd
     assert lines[("access.fixed.advance", 1)].amount == Decimal("17275.68")
 
 
+def test_the_forecast_counts_an_instalment_of_a_partially_paid_line_as_already_paid(db):
+    case_id = _contract(db)
+
+    def instalment(on: date, amount: str) -> Decimal:
+        services.apply(SqlUnitOfWork(db), case_id, services.NewEvent("payment_recorded", on, {
+            "component": "fonctionnement.advance", "year": 1, "amount": amount}), "agent", today=on)
+        return {g.key: g for g in forecast(SqlUnitOfWork(db), 2024, by="component")}["fonctionnement.advance"].paid
+
+    assert instalment(date(2024, 3, 20), "20000.00") == Decimal("20000.00")  # 40 000 € of 60 000 € still owed
+    assert instalment(date(2024, 4, 19), "40000.00") == Decimal("60000.00")
+    assert forecast(SqlUnitOfWork(db), 2024, by="region").total.paid == Decimal("60000.00")
+
+
+def test_upgrading_to_0007_keeps_the_lines_paid_before_as_paid_in_full_in_the_forecast(db):
+    case_id = _contract(db)
+    services.apply(SqlUnitOfWork(db), case_id, services.NewEvent("payment_recorded", date(2024, 3, 20), {
+        "component": "fonctionnement.advance", "year": 1, "amount": "60000.00"}), "agent", today=date(2024, 7, 1))
+    command.downgrade(alembic_config(db), "0006")  # the line's row as revision 0006 wrote it: status paid only
+
+    command.upgrade(alembic_config(db), "head")
+
+    paid = {g.key: g.paid for g in forecast(SqlUnitOfWork(db), 2024, by="component")}
+    assert paid == {"fonctionnement.advance": Decimal("60000.00"), "access.fixed.advance": Decimal("0.00")}
+
+
 def test_the_forecast_sums_what_the_funders_pay_in_a_year_by_component(sqlite_db):
     _contract(sqlite_db)
     groups = {g.key: g for g in forecast(SqlUnitOfWork(sqlite_db), 2024, by="component")}
@@ -129,7 +156,8 @@ def test_case_payments_prints_csv_for_a_spreadsheet(sqlite_db, monkeypatch, caps
 
     assert code == 0
     assert rows[0] == {"due": "2024-03-15", "component": "fonctionnement.advance", "year": "1", "amount": "60000.00",
-                       "status": "overdue", "explanation": rows[0]["explanation"]}
+                       "paid": "0.00", "remaining": "60000.00", "status": "overdue",
+                       "explanation": rows[0]["explanation"]}
     assert {"due": "2024-06-03", "component": "access.fixed.advance", "amount": "17275.68"}.items() <= rows[1].items()
 
 

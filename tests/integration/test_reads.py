@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.config import Config
 from builders import METZ, THIONVILLE, health_project_received_18_feb_2025, new_case
 from sqlalchemy import Engine, event, text
 
 from lifecycle.errors import DomainError
 from lifecycle.ruleset import DEFAULT_RULESET
+from workflows.persistence.db import alembic_config
 from workflows.persistence.tables import DeadlineRow, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.cases import case_page, case_view, list_cases
@@ -104,14 +103,6 @@ def test_the_overlap_check_reads_the_commune_index_not_every_case(sqlite_db):
 
 
 # ------------------------------------------------------------------------------------------- migration 0004
-def alembic_config(db: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "workflows" / "persistence"
-                                                  / "migrations"))
-    config.attributes["engine"] = db
-    return config
-
-
 def test_upgrading_to_0004_indexes_the_communes_of_the_cases_created_before(db):
     created_at_head = claims(db, "CPTS du Pays Messin", (METZ, THIONVILLE))
     command.downgrade(alembic_config(db), "0003")
@@ -201,12 +192,14 @@ def test_the_case_list_refuses_an_unknown_state_size_or_departement(db, portfoli
 
 # ------------------------------------------------------------------------------------------- the forecast
 def payments(db: Engine, case_id: int, lines: list[tuple[str, str, str | None, str | None, str]]) -> None:
-    """Payment lines as the projection writer stores them: (component, due, amount, ceiling, status)."""
+    """Payment lines as the projection writer stores them: (component, due, amount, ceiling, status); a line
+    `paid` was paid its whole amount."""
     with db.begin() as connection:
         connection.execute(PaymentRow.__table__.insert(), [
             {"case_id": case_id, "component": component, "mission": None, "year": 1, "due": D(due),
              "amount": None if amount is None else Decimal(amount),
-             "ceiling": None if ceiling is None else Decimal(ceiling), "status": status, "explanation": "{}"}
+             "ceiling": None if ceiling is None else Decimal(ceiling), "status": status, "explanation": "{}",
+             "paid": Decimal(amount) if status == "paid" and amount is not None else Decimal(0)}
             for component, due, amount, ceiling, status in lines
         ])
 

@@ -15,16 +15,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
-from alembic.config import Config
 from builders import LOI_VALIDATED_2024, LOOPBACK, free_port, new_case, outbox, record, record_all
 from sqlalchemy import Engine, text
 
 from notifications.smtp import SmtpSettings
+from workflows.persistence.db import alembic_config
 from workflows.persistence.tables import OutboxRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.calendar import calendar_items
@@ -139,14 +138,6 @@ def test_the_calendar_and_the_notices_agree_on_which_cases_a_legal_officer_sees(
 
 
 # ------------------------------------------------------------------------------------------- migration 0006
-def alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "workflows" / "persistence"
-                                                  / "migrations"))
-    config.attributes["engine"] = engine
-    return config
-
-
 def test_upgrading_to_0006_types_the_scopes_and_a_legal_officer_without_one_receives_nothing(db):
     command.downgrade(alembic_config(db), "0005")
     with db.begin() as connection:  # users as the application wrote them at revision 0005

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
@@ -33,18 +34,29 @@ def payments_command(
         print_json([line.as_dict() for line in lines])
         return
     if as_csv:
-        typer.echo(csv_text(["due", "component", "year", "amount", "status", "explanation"],
-                            [[line.due.isoformat(), line.component, line.year,
-                              "" if line.amount is None else str(line.amount), line.status, line.explanation]
+        typer.echo(csv_text(["due", "component", "year", "amount", "paid", "remaining", "status", "explanation"],
+                            [[line.due.isoformat(), line.component, line.year, _plain(line.amount), str(line.paid),
+                              _plain(line.remaining), line.status, line.explanation]
                              for line in lines]), nl=False)
         return
     if not lines:
         typer.echo("no payment: the contract is not signed")
         return
     for line in lines:
-        amount = "—" if line.amount is None else f"{line.amount:>12,.2f}".replace(",", " ")
+        amount = "—" if line.amount is None else _euros(line.amount)
+        instalments = (f" (paid {_euros(line.paid)} €, {_euros(line.remaining or 0)} € left)"
+                       if line.status == "partially_paid" else "")
         typer.echo(f"{line.due}  {line.component:<26} year {line.year}  {amount:>12} €  {line.status:<19} "
-                   f"{line.explanation}")
+                   f"{line.explanation}{instalments}")
+
+
+def _plain(amount: Decimal | None) -> str:
+    return "" if amount is None else str(amount)
+
+
+def _euros(amount: Decimal) -> str:
+    """1234567.8 → "1 234 567.80" (a narrow, unambiguous grouping for a terminal)."""
+    return f"{amount:,.2f}".replace(",", " ")
 
 
 @app.command("forecast")
@@ -76,6 +88,5 @@ def forecast_command(
     for g in rows:
         # A région or département: its code and name; a component is its own name.
         name = g.key if g.label == g.key else f"{g.key:<6}{g.label}"
-        amounts = (f"{amount:>16,.2f}".replace(",", " ") for amount in (g.committed, g.awaiting_ceiling, g.maximum,
-                                                                          g.paid))
+        amounts = (f"{_euros(amount):>16}" for amount in (g.committed, g.awaiting_ceiling, g.maximum, g.paid))
         typer.echo(f"{name[:39]:<40}{''.join(amounts)}")

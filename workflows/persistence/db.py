@@ -118,7 +118,9 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def _alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine) -> Config:
+    """Alembic's configuration for the migrations of this package, on `engine` (`migrate`, and the tests that
+    go up and down revisions)."""
     from alembic.config import Config  # only `cpts db init` and the tests migrate: alembic is not loaded otherwise
 
     config = Config()
@@ -132,7 +134,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine), "head")
 
 
 def open_engine(url: str) -> Engine:

@@ -52,7 +52,7 @@ def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
     lines = projection.payments.lines if projection.payments else ()
     return [
         {"case_id": case_id, "component": line.component, "mission": line.mission, "year": line.year,
-         "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "status": line.status,
+         "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "paid": line.paid, "status": line.status,
          "explanation": line.explanation}
         for line in lines
     ]

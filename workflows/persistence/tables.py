@@ -102,7 +102,8 @@ class PaymentRow(SQLModel, table=True):
 
     __tablename__ = "payments"
     # By due date, covering what `forecast` sums: a year's lines are read from the index alone.
-    __table_args__ = (Index("ix_payments_due_forecast", "due", "status", "component", "case_id", "amount", "ceiling"),)
+    __table_args__ = (Index("ix_payments_due_forecast", "due", "status", "component", "case_id", "amount", "ceiling",
+                            "paid"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -112,6 +113,7 @@ class PaymentRow(SQLModel, table=True):
     due: date
     amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
     ceiling: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    paid: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(14, 2), nullable=False, server_default="0"))
     status: str
     explanation: str = Field(sa_column=Column(Text, nullable=False))
 

@@ -82,12 +82,14 @@ def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> Forecast:
         raise EventRejected(f"year {year} is out of range: expected a year such as 2026")
     in_year = (col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31),
                PaymentRow.status != "cancelled")
-    amount, ceiling = _cents(PaymentRow.amount), _cents(PaymentRow.ceiling)
-    signed = case((PaymentRow.component == "refund", -amount), else_=amount)
+    amount, ceiling, paid = _cents(PaymentRow.amount), _cents(PaymentRow.ceiling), _cents(PaymentRow.paid)
+    refund = PaymentRow.component == "refund"
+    signed, signed_paid = case((refund, -amount), else_=amount), case((refund, -paid), else_=paid)
     known = col(PaymentRow.amount).is_not(None)
     sums = (func.sum(case((known, signed), else_=0)).label("committed"),
             func.sum(case((known, 0), else_=func.coalesce(ceiling, 0))).label("awaiting"),
-            func.sum(case((known & (PaymentRow.status == "paid"), signed), else_=0)).label("paid"),
+            # Instalments included: a partially paid line counts what was paid on it so far.
+            func.sum(case((known, signed_paid), else_=0)).label("paid"),
             func.count().label("lines"))
     if by == "component":
         query = (select(PaymentRow.component, *sums, func.count(distinct(PaymentRow.case_id)))
