@@ -175,7 +175,7 @@ def test_writing_projections_from_a_stale_read_of_the_case_is_refused_by_the_ver
         projection = project_case(stale, uow.journal.rows(case_id), D("2025-01-13"))
         with pytest.raises(ConcurrentModification, match="changed by someone else"):
             write_projection(uow, stale, projection, ruleset_for(stale), now=utc_now(), head="0" * 64,
-                             notices_from=D("2025-01-13"))
+                             notices_from=D("2025-01-13"), tail=stale.journal_head, genesis=stale.journal_head)
     assert case_row(db, case_id)["state"] == "accompanied"
 
 

@@ -209,4 +209,5 @@ def test_a_long_running_writer_with_the_replay_cached_still_refuses_a_journal_cu
     with pytest.raises(TamperedJournal, match="recorded head"):
         apply(writer, case_id, NewEvent("event_voided", day, {"seq": 1}), "ars", today=day, now=noon(day))
     with pytest.raises(TamperedJournal, match="recorded head"):
-        apply(writer, case_id, NewEvent("health_project_validated", day, {}), "ars", today=day, now=noon(day))
+        # A resubmission, which the lifecycle would accept: only the journal's damage refuses it.
+        apply(writer, case_id, NewEvent("health_project_received", day, {}), "ars", today=day, now=noon(day))

@@ -26,6 +26,7 @@ class CachedReplay:
         projection: the projection written (as of its `today`): what the case looks like before the next write
             on the same day.
         deadlines: the deadline rows as written, by ident; payments: the payment rows as written, in order.
+        genesis: the start of the case's hash chain, as verified (a write checks the case's identity with it).
     """
 
     version: int
@@ -34,6 +35,7 @@ class CachedReplay:
     projection: Projection | None
     deadlines: dict[str, dict[str, Any]]
     payments: list[dict[str, Any]]
+    genesis: str
 
 
 class CheckpointCache:

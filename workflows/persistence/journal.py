@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from lifecycle.events import JournalEntry
 from workflows.persistence.errors import JournalKeyError
-from workflows.persistence.repositories import JournalEnds
 from workflows.persistence.tables import Case, JournalRow
 
 LEGACY_GENESIS_HASH = "0" * 64  # the first row's prev_hash before the genesis entry signed the case's identity
@@ -153,17 +152,10 @@ def to_entry(row: JournalRow) -> JournalEntry:
                         evidence=row.evidence, recorded_at=row.recorded_at)
 
 
-def head_problem(case: Case, ends: JournalEnds | None, keys: JournalKeys) -> str | None:
-    """Why the case's journal cannot take a new row, or None: the check before every append — the journal
-    ends at the recorded head, and starts from the genesis entry of the case's identity as stored."""
-    if ends is None:
-        genesis: str | None = case.journal_head
-    elif ends.last_hash != case.journal_head:
-        return _head_moved(ends.last_seq)
-    else:
-        genesis = ends.genesis
-    if genesis is None:
-        return "the journal's first row is missing"
+def genesis_problem(case: Case, genesis: str, keys: JournalKeys) -> str | None:
+    """Why the case's identity as stored no longer matches the genesis entry its journal was verified to start
+    from, or None: the check of a write that resumes from a cached replay (the journal's tail is checked by the
+    write itself, `projection_writer.write_projection`)."""
     problems = _genesis_problems(case, genesis, keys, strict=False)
     return problems[0] if problems else None
 

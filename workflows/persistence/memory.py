@@ -18,7 +18,6 @@ from workflows.persistence.errors import DuplicateKey
 from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.repositories import (
     CaseRepository,
-    JournalEnds,
     JournalRepository,
     OutboxRepository,
     ProjectionRepository,
@@ -68,12 +67,19 @@ class MemoryCaseRepository(CaseRepository):
         return [c for i, c in sorted(self.state.cases.items())
                 if i != besides and c.state in states and wanted & set(json.loads(c.communes))]
 
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
         case, latest = self.state.cases.get(case_id), self.committed().cases.get(case_id)
         if case is None or case.version != version or (latest is not None and latest.version != version):
             return False
+        rows = self.state.journal.get(case_id, [])
+        if (max(rows, key=lambda r: r.seq).hash if rows else None) != last_hash:
+            return False
         self.update(case_id, values)
         return True
+
+    def version_of(self, case_id: int) -> int | None:
+        latest = self.committed().cases.get(case_id)
+        return latest.version if latest is not None else None
 
     def update(self, case_id: int, values: dict[str, Any]) -> None:
         case = self.state.cases[case_id]
@@ -99,12 +105,6 @@ class MemoryJournalRepository(JournalRepository):
         if row.idempotency_key is not None and any(r.idempotency_key == row.idempotency_key for r in rows):
             raise DuplicateKey(f"idempotency key {row.idempotency_key!r} of case {row.case_id} used already")
         rows.append(row)
-
-    def ends(self, case_id: int) -> JournalEnds | None:
-        rows = sorted(self.state.journal.get(case_id, []), key=lambda r: r.seq)
-        if not rows:
-            return None
-        return JournalEnds(rows[-1].seq, rows[-1].hash, rows[0].prev_hash if rows[0].seq == 1 else None)
 
     def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
         return next((r for r in self.state.journal.get(case_id, []) if r.idempotency_key == key), None)

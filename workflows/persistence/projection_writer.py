@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 from lifecycle.calendar import DateExplanation
 from lifecycle.deadlines import explain
@@ -13,10 +14,12 @@ from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
 from lifecycle.ruleset import Ruleset
 from workflows.persistence.checkpoints import CachedReplay
-from workflows.persistence.errors import ConcurrentModification
+from workflows.persistence.errors import ConcurrentModification, TamperedJournal
 from workflows.persistence.journal import canonical_json
 from workflows.persistence.tables import Case
 from workflows.persistence.unit_of_work import UnitOfWork
+
+alerts = logging.getLogger("cpts.journal")
 
 
 def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date) -> date | None:
@@ -59,9 +62,13 @@ def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
 
 
 def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,
-                     head: str, notices_from: date, checkpoint: Checkpoint | None = None) -> None:
+                     head: str, notices_from: date, tail: str | None, genesis: str,
+                     checkpoint: Checkpoint | None = None) -> None:
     """Write the projections (case state, deadlines, payments) and the journal head under the optimistic
-    version check: ConcurrentModification if the case changed since it was read.
+    version check: ConcurrentModification if the case changed since it was read; TamperedJournal (logged) if
+    the journal's last row is no longer `tail` (its hash as the writer knows it, None for no row: rows removed
+    behind the engine's back). Call it before appending the write's own rows. `genesis`, the verified start of
+    the case's chain, is kept with the checkpoint: the next write checks the case's identity against it.
 
     Only the deadline and payment rows that changed are written when the rows last written for this version of
     the case are known (`uow.checkpoints`); `checkpoint`, the replay at the new head, is kept for the next write.
@@ -72,8 +79,11 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
         "state": projection.state, "version": version + 1, "population": projection.population,
         "size": rules.size_for(projection.population), "updated_at": now, "journal_head": head,
         "wake_on": wake_on(projection, rules, notices_from=notices_from),
-    })
+    }, last_hash=tail)
     if not written:
+        if uow.cases.version_of(case.id) == version:
+            refuse_write(case, [f"the journal no longer ends at its recorded head {case.journal_head[:12]}… (rows "
+                                "removed at the end, or the head edited)"])
         raise ConcurrentModification(
             f"case {case.id} was changed by someone else meanwhile (version {version}); reload and retry"
         )
@@ -90,4 +100,12 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
             delete=[ident for ident in old if ident not in deadlines],
             payments=None if payments == previous.payments else payments,
         )
-    uow.stage_checkpoint(case.id, CachedReplay(version + 1, head, checkpoint, projection, deadlines, payments))
+    uow.stage_checkpoint(case.id, CachedReplay(version + 1, head, checkpoint, projection, deadlines, payments,
+                                               genesis))
+
+
+def refuse_write(case: Case, problems: list[str]) -> NoReturn:
+    """A write refused on a journal that fails its integrity check: an alert in the log, one line for the user."""
+    alerts.error("journal of case %s refused a write: %s", case.id, "; ".join(problems))
+    raise TamperedJournal(f"case {case.id}: the journal fails its integrity check ({problems[0]}); nothing was "
+                          f"written — run `cpts case verify {case.id}` and restore the journal from a backup")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Update, any_, bindparam, func, or_, update
+from sqlalchemy import String, Update, any_, bindparam, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
@@ -58,8 +58,13 @@ class CaseRepository(ABC):
         """Cases in one of `states`, other than `besides`, whose territory has one of `communes`, by id."""
 
     @abstractmethod
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
-        """Write `values` if the case is still at `version`; False if someone else changed it meanwhile."""
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
+        """Write `values` if the case is still at `version` and its journal's last row has hash `last_hash`
+        (None: it has no row); False otherwise (someone else changed it meanwhile, or the journal was cut)."""
+
+    @abstractmethod
+    def version_of(self, case_id: int) -> int | None:
+        """The case's version as stored now (why a versioned update was refused)."""
 
     @abstractmethod
     def update(self, case_id: int, values: dict[str, Any]) -> None:
@@ -70,15 +75,6 @@ class CaseRepository(ABC):
         """The cases an ARS or CPAM agent is referent of."""
 
 
-@dataclass(frozen=True)
-class JournalEnds:
-    """The last row's seq and hash, and the genesis entry the first row chains to (None: row #1 is missing)."""
-
-    last_seq: int
-    last_hash: str
-    genesis: str | None
-
-
 class JournalRepository(ABC):
     @abstractmethod
     def rows(self, case_id: int) -> list[JournalRow]:
@@ -87,9 +83,6 @@ class JournalRepository(ABC):
     @abstractmethod
     def append(self, row: JournalRow) -> None: ...
 
-    @abstractmethod
-    def ends(self, case_id: int) -> JournalEnds | None:
-        """Where the case's journal starts and ends (None when it has no row): the check before an append."""
 
     @abstractmethod
     def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
@@ -158,21 +151,21 @@ class OutboxRepository(ABC):
 
 # ------------------------------------------------------------------------------------------- SQL
 _JOURNAL_INSERT = JournalRow.__table__.insert()
-# The first row (its prev_hash is the genesis entry) and the last one, in one statement: two index lookups.
-_LAST_SEQ = (select(func.max(JournalRow.seq)).where(JournalRow.case_id == bindparam("case_id"))
-             .scalar_subquery())
-_JOURNAL_ENDS = (select(JournalRow.seq, JournalRow.hash, JournalRow.prev_hash)
-                 .where(JournalRow.case_id == bindparam("case_id"), col(JournalRow.seq).in_([1, _LAST_SEQ]))
-                 .order_by(JournalRow.seq))
 
 
 @lru_cache(maxsize=32)
 def _versioned_update(columns: tuple[str, ...]) -> Update:
-    """UPDATE cases SET … WHERE id = :key_id AND version = :key_version, built once per set of columns (the
-    write path of every event: building the statement costs more than running it)."""
+    """UPDATE cases SET … WHERE id = :key_id AND version = :key_version AND the hash of the journal's last row
+    IS NOT DISTINCT FROM :key_last (NULL: no row), built once per set of columns (the write path of every event:
+    building the statement costs more than running it). The journal's tail is checked in the same statement,
+    an index lookup, not a round trip of its own."""
     table = Case.__table__
+    journal = JournalRow.__table__
+    last_hash = (sa_select(journal.c.hash).where(journal.c.case_id == table.c.id)
+                 .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
     return (table.update()
-            .where(table.c.id == bindparam("key_id"), table.c.version == bindparam("key_version"))
+            .where(table.c.id == bindparam("key_id"), table.c.version == bindparam("key_version"),
+                   last_hash.is_not_distinct_from(bindparam("key_last", type_=String())))
             .values({name: bindparam(f"new_{name}") for name in columns}))
 
 
@@ -228,10 +221,11 @@ class SqlCaseRepository(CaseRepository):
         return list(self.session.exec(
             select(Case).where(among, Case.id != besides, col(Case.state).in_(list(states))).order_by(Case.id)))
 
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any]) -> bool:
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
         statement = _versioned_update(tuple(values))
         result = self.session.connection().execute(
-            statement, {"key_id": case_id, "key_version": version, **{f"new_{k}": v for k, v in values.items()}})
+            statement, {"key_id": case_id, "key_version": version, "key_last": last_hash,
+                        **{f"new_{k}": v for k, v in values.items()}})
         if result.rowcount != 1:
             return False
         # The loaded case takes the values written, without a reload (the version check just proved it current).
@@ -240,6 +234,9 @@ class SqlCaseRepository(CaseRepository):
             for name, value in values.items():
                 set_committed_value(loaded, name, value)
         return True
+
+    def version_of(self, case_id: int) -> int | None:
+        return self.session.connection().execute(select(Case.version).where(Case.id == case_id)).scalar()
 
     def update(self, case_id: int, values: dict[str, Any]) -> None:
         self.session.execute(update(Case).where(col(Case.id) == case_id).values(**values))
@@ -260,12 +257,6 @@ class SqlJournalRepository(JournalRepository):
     def rows(self, case_id: int) -> list[JournalRow]:
         return list(self.session.exec(select(JournalRow).where(JournalRow.case_id == case_id)
                                       .order_by(JournalRow.seq)))
-
-    def ends(self, case_id: int) -> JournalEnds | None:
-        rows = self.session.connection().execute(_JOURNAL_ENDS, {"case_id": case_id}).all()
-        if not rows:
-            return None
-        return JournalEnds(rows[-1][0], rows[-1][1], rows[0][2] if rows[0][0] == 1 else None)
 
     def by_idempotency_key(self, case_id: int, key: str) -> JournalRow | None:
         return self.session.exec(select(JournalRow).where(JournalRow.case_id == case_id,

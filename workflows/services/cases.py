@@ -8,7 +8,6 @@ version check. Any failure leaves the journal and projections as they were.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -21,17 +20,16 @@ from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project, replay, resume
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 from notifications.addresses import MAX_NAME, forbidden_characters
-from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey, TamperedJournal
-from workflows.persistence.journal import chain_problems, chained_row, genesis_hash, head_problem, to_entry
-from workflows.persistence.projection_writer import write_projection
+from workflows.persistence.checkpoints import CachedReplay
+from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey
+from workflows.persistence.journal import chain_problems, chained_row, genesis_hash, genesis_problem, to_entry
+from workflows.persistence.projection_writer import refuse_write, write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.clock import local_today, utc_now
 
 SYSTEM_ACTOR = "system"
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
-
-alerts = logging.getLogger("cpts.journal")
 
 
 @dataclass(frozen=True)
@@ -240,8 +238,8 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
     new_entry = replayed.entry
     _check_replay(before, after, new_entry)
     # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
-    write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today,
-                     checkpoint=replayed.checkpoint)
+    write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today, tail=replayed.ends.tail,
+                     genesis=replayed.ends.genesis, checkpoint=replayed.checkpoint)
     uow.journal.append(row)
     seq = row.seq
     own = next(h for h in reversed(after.history) if h.seq == seq) if event.type != "event_voided" else None
@@ -255,23 +253,36 @@ def checked_ruleset(uow: UnitOfWork, case: Case) -> Ruleset:
     try:
         return ruleset_for(case)
     except Exception:
-        check_chain(uow, case)
+        check_chain(uow, case, uow.journal.rows(case.id))
         raise
 
 
-def check_chain(uow: UnitOfWork, case: Case, rows: Sequence[JournalRow] | None = None) -> None:
-    """Refuse to write on a case whose journal was tampered with (logged as an alert): with its rows, the whole
-    chain is checked; without, that the journal ends at the recorded head (one indexed read)."""
-    if rows is None:
-        problem = head_problem(case, uow.journal.ends(case.id), uow.keys)
-        problems = [problem] if problem else []
-    else:
-        problems = chain_problems(case, rows, uow.keys, strict=False)
+@dataclass(frozen=True)
+class ChainEnds:
+    """Where a case's journal, as verified before a write, ends (the last row's hash, None without a row) and
+    starts (its genesis entry): `write_projection` refuses the write if the stored journal no longer ends there."""
+
+    tail: str | None
+    genesis: str
+
+
+def check_chain(uow: UnitOfWork, case: Case, rows: Sequence[JournalRow]) -> ChainEnds:
+    """The ends of the case's journal once its whole chain is checked; TamperedJournal (and an alert in the log)
+    if it fails."""
+    problems = chain_problems(case, rows, uow.keys, strict=False)
     if problems:
-        alerts.error("journal of case %s refused a write: %s", case.id, "; ".join(problems))
-        raise TamperedJournal(f"case {case.id}: the journal fails its integrity check ({problems[0]}); nothing "
-                              f"was written — run `cpts case verify {case.id}` and restore the journal from a "
-                              "backup")
+        refuse_write(case, problems)
+    return ChainEnds(rows[-1].hash if rows else None, rows[0].prev_hash if rows else case.journal_head)
+
+
+def check_cached(uow: UnitOfWork, case: Case, cached: CachedReplay) -> ChainEnds:
+    """The ends of the case's journal as verified when `cached` was made, once the case's identity is checked
+    against its genesis entry (no read: the write itself checks that the journal still ends there)."""
+    problem = genesis_problem(case, cached.genesis, uow.keys)
+    if problem:
+        refuse_write(case, [problem])
+    has_rows = cached.checkpoint is not None and cached.checkpoint.head_seq > 0
+    return ChainEnds(case.journal_head if has_rows else None, cached.genesis)
 
 
 @dataclass(frozen=True)
@@ -281,6 +292,7 @@ class _Replayed:
     before: Projection
     after: Projection
     checkpoint: Checkpoint
+    ends: ChainEnds
 
 
 def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, at: date, data: dict[str, Any],
@@ -309,7 +321,7 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
     cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
     checkpoint = cached.checkpoint if cached is not None else None
     if checkpoint is not None and event.type != "event_voided" and fits_case(checkpoint, case):
-        check_chain(uow, case)
+        ends = check_cached(uow, case, cached)
         row, entry, check = new_entry((checkpoint.head_seq, case.journal_head))
         # The projection written last is the journal as it stands, as of its day: reused on the same day.
         same_day = cached.projection is not None and cached.projection.today == today
@@ -317,9 +329,9 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
                                                                           with_payments=False)
         after = resume(checkpoint, (entry,), rules, today, check=check)
         if before is not None and after is not None:
-            return _Replayed(row, entry, before[0], after[0], after[1])
+            return _Replayed(row, entry, before[0], after[0], after[1], ends)
     rows = uow.journal.rows(case.id)
-    check_chain(uow, case, rows)
+    ends = check_chain(uow, case, rows)
     entries = [to_entry(r) for r in rows]
     if event.type == "event_voided":
         _check_void(entries, data["seq"])
@@ -329,7 +341,7 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
                      with_payments=False)
     after, checkpoint = replay([*entries, entry], rules, today, departement=case.seat_departement,
                                population=case.population, check=check)
-    return _Replayed(row, entry, before, after, checkpoint)
+    return _Replayed(row, entry, before, after, checkpoint, ends)
 
 
 def fits_case(checkpoint: Checkpoint, case: Case) -> bool:

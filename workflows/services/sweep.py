@@ -14,7 +14,7 @@ from workflows.persistence.journal import JournalKeys, chained_row, to_entry
 from workflows.persistence.projection_writer import wake_on, write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
-from workflows.services.cases import SYSTEM_ACTOR, check_chain, checked_ruleset, fits_case
+from workflows.services.cases import SYSTEM_ACTOR, ChainEnds, check_cached, check_chain, checked_ruleset, fits_case
 from workflows.services.clock import latest_local_date, local_today, utc_now
 from workflows.services.outbox import enqueue_notices
 from workflows.settings import DEFAULT_MAIL_DOMAIN
@@ -112,25 +112,30 @@ def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: dateti
     projection = swept.projection
     newly_breached = [d.ident for d in projection.deadlines
                       if d.status == "breached" and swept.old.get(d.ident) != "breached"]
-    enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now, mail_domain=mail_domain)
-    # Today's notices are now in the outbox: the next wake-up is for tomorrow's at the earliest.
+    # Today's notices go into the outbox below: the next wake-up is for tomorrow's at the earliest.
     next_day = case_today + timedelta(days=1)
     changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
     if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
+        # First, so that a journal cut short behind the engine's back is refused before anything is written.
         write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
-                         checkpoint=swept.checkpoint)
+                         tail=swept.ends.tail, genesis=swept.ends.genesis, checkpoint=swept.checkpoint)
+    for row in swept.fired:
+        uow.journal.append(row)
+    enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now, mail_domain=mail_domain)
     return CaseSweep(tuple((r.type, r.at) for r in swept.fired), tuple(newly_breached), enqueued)
 
 
 @dataclass(frozen=True)
 class _Swept:
-    """The case after its due timers were written: projection, journal rows written, new head."""
+    """The case once its due timers are fired: projection, journal rows to write, new head; the ends of the
+    journal as verified before them."""
 
     projection: Projection
     checkpoint: Checkpoint | None
     fired: tuple[JournalRow, ...]
     head: str
     old: dict[str, str]  # deadline ident → status as stored before this sweep
+    ends: ChainEnds
 
 
 def _system_rows(case: Case, head: tuple[int, str], projection: Projection, now: datetime,
@@ -151,7 +156,7 @@ def _from_checkpoint(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, n
     if cached is None or cached.checkpoint is None or not fits_case(cached.checkpoint, case):
         return None
     checkpoint = cached.checkpoint
-    check_chain(uow, case)
+    ends = check_cached(uow, case, cached)
     resumed = resume(checkpoint, (), rules, today)
     if resumed is None:
         return None
@@ -162,26 +167,22 @@ def _from_checkpoint(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, n
         if after is None:
             return None
         projection, checkpoint = after
-    for row in fired:
-        uow.journal.append(row)
     old = {ident: row["status"] for ident, row in cached.deadlines.items()}
-    return _Swept(projection, checkpoint, tuple(fired), fired[-1].hash if fired else case.journal_head, old)
+    return _Swept(projection, checkpoint, tuple(fired), fired[-1].hash if fired else case.journal_head, old, ends)
 
 
 def _from_journal(uow: UnitOfWork, case: Case, rules: Ruleset, today: date, now: datetime) -> _Swept:
     """By replaying the whole journal (once more if timers fired, unless the replay can go on from where it was)."""
     rows = uow.journal.rows(case.id)
-    check_chain(uow, case, rows)
+    ends = check_chain(uow, case, rows)
     old = uow.projections.deadline_statuses(case.id)
     entries = [to_entry(r) for r in rows]
     projection, checkpoint = replay(entries, rules, today, departement=case.seat_departement,
                                     population=case.population)
     fired = _system_rows(case, (rows[-1].seq, rows[-1].hash) if rows else (0, case.journal_head), projection, now,
                          uow.keys)
-    for row in fired:
-        uow.journal.append(row)
     if fired:
         written = [to_entry(r) for r in fired]
         projection, checkpoint = resume(checkpoint, written, rules, today) or replay(
             [*entries, *written], rules, today, departement=case.seat_departement, population=case.population)
-    return _Swept(projection, checkpoint, tuple(fired), (fired or rows)[-1].hash, old)
+    return _Swept(projection, checkpoint, tuple(fired), fired[-1].hash if fired else case.journal_head, old, ends)
