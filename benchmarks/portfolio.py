@@ -50,7 +50,15 @@ from lifecycle.errors import DomainError
 from lifecycle.events import MISSIONS, SYSTEM_EVENTS, validate_data
 from lifecycle.projection import Projection, project
 from lifecycle.ruleset import DEFAULT_RULESET, load_ruleset
-from workflows.persistence.journal import LEGACY_GENESIS_HASH, UNKEYED, canonical_json, chained_row, row_hash, to_entry
+from workflows.persistence.journal import (
+    LEGACY_GENESIS_HASH,
+    UNKEYED,
+    canonical_json,
+    chained_row,
+    genesis_hash,
+    row_hash,
+    to_entry,
+)
 from workflows.persistence.projection_writer import deadline_rows, payment_rows, wake_on
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -247,8 +255,9 @@ def payment_events(plan: CasePlan, projection: Projection, t0: date = T0) -> lis
 class _Journal:
     """A case's journal under construction: hash-chained rows and the domain entries replayed from them."""
 
-    def __init__(self, case_id: int) -> None:
+    def __init__(self, case_id: int, genesis: str = LEGACY_GENESIS_HASH) -> None:
         self.case_id = case_id
+        self.genesis = genesis  # the prev_hash of the first row: the case's identity, signed (as `create_case`)
         self.rows: list[Any] = []  # JournalRow-like namespaces
         self.entries: list[Any] = []  # to_entry of each row, kept (every replay reads them all)
 
@@ -259,13 +268,14 @@ class _Journal:
         previous = self.rows[-1] if self.rows else None
         fields = {"case_id": self.case_id, "seq": previous.seq + 1 if previous else 1, "type": event_type, "at": at,
                   "recorded_at": virtual_now(recorded_on), "actor": actor, "data": canonical_json(clean),
-                  "evidence": evidence, "prev_hash": previous.hash if previous else LEGACY_GENESIS_HASH, "hash": ""}
+                  "evidence": evidence, "prev_hash": previous.hash if previous else self.genesis, "hash": "",
+                  "key_id": "", "idempotency_key": None}
         # A plain namespace hashed by the engine's `row_hash`: building a JournalRow (an ORM instance) costs a
         # quarter of the bulk path. The first row of every case is also built by `chained_row` and compared.
         row = SimpleNamespace(**fields)
         row.hash = row_hash(row)
         if previous is None:
-            reference = chained_row(self.case_id, (0, LEGACY_GENESIS_HASH), type=event_type, at=at,
+            reference = chained_row(self.case_id, (0, self.genesis), type=event_type, at=at,
                                     recorded_at=fields["recorded_at"], actor=actor, data=clean, evidence=evidence,
                                     keys=UNKEYED)
             if {k: getattr(reference, k) for k in fields} != vars(row):
@@ -334,7 +344,7 @@ def _final_sweep(case: Case, journal: _Journal, stored: Projection, t0: date, *,
 def build_case(plan: CasePlan, referents: dict[str, int], t0: date = T0) -> BuiltCase:
     """The rows the engine path would leave for this plan (see the module docstring)."""
     case = _new_case(plan, referents)
-    journal = _Journal(plan.case_id)
+    journal = _Journal(plan.case_id, genesis_hash(case, UNKEYED))
     info: dict[str, Any] = {"kind": plan.kind}
     if plan.kind.startswith("fixture"):
         stored = _build_fixture(plan, case, journal, info, t0)
@@ -485,13 +495,12 @@ def _build_fixture(plan: CasePlan, case: Case, journal: _Journal, info: dict[str
 
 
 def _append_event(plan: CasePlan, projection: Projection, t0: date) -> dict[str, Any]:
-    """The in-order event the apply benchmark appends to this fixture: the current contract year's advance
-    of the fonctionnement envelope, paid on T0."""
+    """The in-order event the apply benchmark appends to this fixture: a cent paid on T0 on the first line of
+    the échéancier that still owes something."""
     if plan.kind == "fixture_raw" or projection.payments is None or projection.contract_signed_on is None:
         return {}
-    year = min(5, 1 + (t0 - projection.contract_signed_on).days // 365)
-    line = next(line for line in projection.payments.lines
-                if line.component == "fonctionnement.advance" and line.year == year and line.amount is not None)
+    # A line the funders still owe on (the fixture's schedule is paid as it falls due): early payments are taken.
+    line = next(line for line in projection.payments.lines if line.remaining)
     return {"type": "payment_recorded", "at": t0.isoformat(),
             # An instalment of a cent: appended again and again, it never exceeds what the line still owes.
             "data": {"component": line.component, "year": line.year, "amount": "0.01"}}
