@@ -17,11 +17,15 @@ from alembic import command
 from cli_runner import make_runner
 from freezegun import freeze_time
 from spec_example import WORKED_EXAMPLE_LINES
+from sqlmodel import select
 
 from workflows import services
 from workflows.persistence.db import alembic_config
+from workflows.persistence.projection_writer import payment_rows
+from workflows.persistence.tables import PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.finance import case_payments, forecast, total
+from workflows.services.cases import project_case
 from workflows.simulation.runner import run_scenario
 from workflows.simulation.scenario import load_scenario, parse_scenario
 
@@ -204,3 +208,21 @@ def test_a_refund_whose_two_months_end_on_saturday_24_january_2026_is_due_monday
     [refund] = [p for p in result["payments"] if p["component"] == "refund"]
     [deadline] = [d for d in result["deadlines"] if d["key"] == "refund"]
     assert refund["due"] == deadline["due"] == "2026-01-26"
+
+
+def test_instalments_recorded_by_a_long_running_writer_leave_the_same_payment_rows_as_a_full_rewrite(db):
+    """A writer keeping the case's replay (the scheduler, a server) updates only the line a payment moved."""
+    case_id = _contract(db)
+    writer = SqlUnitOfWork(db)
+    for on, amount in [(date(2024, 3, 20), "20000.00"), (date(2024, 4, 19), "30000.00"), (date(2024, 5, 2), "0.01")]:
+        services.apply(writer, case_id, services.NewEvent("payment_recorded", on, {
+            "component": "fonctionnement.advance", "year": 1, "amount": amount}), "agent", today=on)
+
+    with SqlUnitOfWork(db) as uow:
+        case = uow.cases.get(case_id)
+        expected = payment_rows(case_id, project_case(case, uow.journal.rows(case_id), date(2024, 5, 2)))
+        stored = [{k: getattr(row, k) for k in expected[0]} for row in uow.session.exec(
+            select(PaymentRow).where(PaymentRow.case_id == case_id).order_by(PaymentRow.id))]
+    assert stored == expected
+    assert [(r["paid"], r["status"]) for r in stored if r["component"] == "fonctionnement.advance" and
+            r["year"] == 1] == [(Decimal("50000.01"), "partially_paid")]

@@ -22,6 +22,7 @@ from workflows.persistence.repositories import (
     OutboxRepository,
     ProjectionRepository,
     UserRepository,
+    payment_line_key,
 )
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, OutboxRow, User
 from workflows.persistence.unit_of_work import UnitOfWork
@@ -122,13 +123,18 @@ class MemoryProjectionRepository(ProjectionRepository):
         self.state.payments[case_id] = list(payments)
 
     def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
-               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
+               delete: list[str], payments: list[dict[str, Any]] | None,
+               payment_updates: Sequence[dict[str, Any]] = ()) -> None:
         changed = {row["ident"]: row for row in update}
         kept = [changed.get(row["ident"], row) for row in self.state.deadlines.get(case_id, [])
                 if row["ident"] not in delete]
         self.state.deadlines[case_id] = [*kept, *insert]
         if payments is not None:
             self.state.payments[case_id] = list(payments)
+        changed = {payment_line_key(row): row for row in payment_updates}
+        if changed:
+            self.state.payments[case_id] = [changed.get(payment_line_key(row), row)
+                                            for row in self.state.payments.get(case_id, [])]
 
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
         rows = [DeadlineRow(**d) for case_id in case_ids for d in self.state.deadlines.get(case_id, [])]

@@ -16,6 +16,7 @@ from lifecycle.ruleset import Ruleset
 from workflows.persistence.checkpoints import CachedReplay
 from workflows.persistence.errors import ConcurrentModification, TamperedJournal
 from workflows.persistence.journal import canonical_json
+from workflows.persistence.repositories import payment_line_key
 from workflows.persistence.tables import Case
 from workflows.persistence.unit_of_work import UnitOfWork
 
@@ -93,15 +94,26 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
         uow.projections.replace(case.id, list(deadlines.values()), payments)
     else:
         old = previous.deadlines
+        changed_lines = _changed_lines(previous.payments, payments)
         uow.projections.change(
             case.id,
             insert=[row for ident, row in deadlines.items() if ident not in old],
             update=[row for ident, row in deadlines.items() if ident in old and old[ident] != row],
             delete=[ident for ident in old if ident not in deadlines],
-            payments=None if payments == previous.payments else payments,
+            payments=payments if changed_lines is None else None,
+            payment_updates=changed_lines or [],
         )
     uow.stage_checkpoint(case.id, CachedReplay(version + 1, head, checkpoint, projection, deadlines, payments,
                                                genesis))
+
+
+def _changed_lines(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The payment rows that changed (a payment moves one line's `paid` and status), when every line kept its
+    place and identity; None when the échéancier itself changed (it is then written anew)."""
+    keys = [payment_line_key(row) for row in new]
+    if keys != [payment_line_key(row) for row in old] or len(set(keys)) != len(keys):
+        return None
+    return [row for before, row in zip(old, new, strict=True) if before != row]
 
 
 def refuse_write(case: Case, problems: list[str]) -> NoReturn:

@@ -100,8 +100,10 @@ class ProjectionRepository(ABC):
 
     @abstractmethod
     def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
-               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
-        """Insert, update (by ident) and delete (idents) deadline rows; replace the payments unless None."""
+               delete: list[str], payments: list[dict[str, Any]] | None,
+               payment_updates: Sequence[dict[str, Any]] = ()) -> None:
+        """Insert, update (by ident) and delete (idents) deadline rows; replace the payments unless None, or
+        update the payment rows of `payment_updates` (by component, mission, year and due date)."""
 
     @abstractmethod
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
@@ -151,6 +153,18 @@ class OutboxRepository(ABC):
 
 # ------------------------------------------------------------------------------------------- SQL
 _JOURNAL_INSERT = JournalRow.__table__.insert()
+# A line of one case's échéancier, and what a payment changes on it (the rows have no identity column).
+_PAYMENT_KEY = ("case_id", "component", "mission", "year", "due")
+_PAYMENT_VALUES = ("amount", "ceiling", "paid", "status", "explanation")
+_PAYMENT_LINE_UPDATE = (PaymentRow.__table__.update()
+                        .where(*(PaymentRow.__table__.c[k].is_not_distinct_from(bindparam(f"old_{k}"))
+                                 for k in _PAYMENT_KEY))
+                        .values({k: bindparam(f"new_{k}") for k in _PAYMENT_VALUES}))
+
+
+def payment_line_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies a line among a case's payment rows: component, mission, contract year, due date."""
+    return row["component"], row["mission"], row["year"], row["due"]
 
 
 @lru_cache(maxsize=32)
@@ -285,7 +299,8 @@ class SqlProjectionRepository(ProjectionRepository):
                 connection.execute(table.insert(), rows)
 
     def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
-               delete: list[str], payments: list[dict[str, Any]] | None) -> None:
+               delete: list[str], payments: list[dict[str, Any]] | None,
+               payment_updates: Sequence[dict[str, Any]] = ()) -> None:
         connection = self.session.connection()
         deadlines = DeadlineRow.__table__
         if delete:
@@ -309,6 +324,10 @@ class SqlProjectionRepository(ProjectionRepository):
             connection.execute(table.delete().where(table.c.case_id == case_id))
             if payments:
                 connection.execute(table.insert(), payments)
+        if payment_updates:
+            connection.execute(_PAYMENT_LINE_UPDATE, [
+                {**{f"new_{k}": row[k] for k in _PAYMENT_VALUES}, **{f"old_{k}": row[k] for k in _PAYMENT_KEY}}
+                for row in payment_updates])
 
     def for_digest(self, case_ids: Sequence[int], day: date, until: date) -> list[DeadlineRow]:
         return list(self.session.exec(
