@@ -195,7 +195,39 @@ def check_data_bounds(data: object, what: str = "event data") -> None:
 Checker = Callable[[str, object], object]
 
 
+@dataclass(frozen=True)
+class FieldShape:
+    """What a data key holds, for a form to offer the right field (the checker still decides).
+
+    Attributes:
+        kind: choice (one of `allowed`), choices (a list among `allowed`), boolean, population, year (a contract
+            year 1-5), amount, paid_amount (> 0), date, text, number, seq (a journal sequence number),
+            indicators (the JSON of `indicators_reported`).
+        allowed: the values of a choice or a list.
+    """
+
+    kind: str
+    allowed: tuple[str, ...] = ()
+
+
+_SHAPES: dict[Checker, FieldShape] = {}
+
+
+def _shaped(kind: str, allowed: tuple[str, ...] = ()) -> Callable[[Checker], Checker]:
+    def register(checker: Checker) -> Checker:
+        _SHAPES[checker] = FieldShape(kind, allowed)
+        return checker
+
+    return register
+
+
+def field_shape(checker: Checker) -> FieldShape:
+    """The shape of a checker of EVENT_SPECS (every checker below is registered; a test checks it)."""
+    return _SHAPES[checker]
+
+
 def _choice(*allowed: str) -> Checker:
+    @_shaped("choice", allowed)
     def check(key: str, value: object) -> object:
         if not isinstance(value, str) or value not in allowed:
             raise EventRejected(f"{key}={_shown(value)} is not accepted: expected one of {', '.join(allowed)}")
@@ -204,18 +236,21 @@ def _choice(*allowed: str) -> Checker:
     return check
 
 
+@_shaped("boolean")
 def _boolean(key: str, value: object) -> object:
     if not isinstance(value, bool):
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected true or false")
     return value
 
 
+@_shaped("population")
 def _population(key: str, value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or not MIN_POPULATION <= value <= MAX_POPULATION:
         raise EventRejected(f"{key}={_shown(value)} is not accepted: {POPULATION_RANGE}")
     return value
 
 
+@_shaped("year")
 def _year(key: str, value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a contract year from 1 to 5")
@@ -240,6 +275,7 @@ def _parse_amount(key: str, value: object) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+@_shaped("amount")
 def _amount(key: str, value: object) -> object:
     """An amount ≥ 0 (a grant may be recorded before its amount is known: 0.00)."""
     amount = _parse_amount(key, value)
@@ -248,6 +284,7 @@ def _amount(key: str, value: object) -> object:
     return str(amount + 0)  # + 0 turns -0.00 into 0.00
 
 
+@_shaped("paid_amount")
 def _paid_amount(key: str, value: object) -> object:
     """What a payment or a refund moved: more than 0 (SPEC §7; a line is paid by one or more instalments)."""
     amount = _parse_amount(key, value)
@@ -257,6 +294,7 @@ def _paid_amount(key: str, value: object) -> object:
 
 
 def _missions(allowed: tuple[str, ...]) -> Checker:
+    @_shaped("choices", allowed)
     def check(key: str, value: object) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a list among {', '.join(allowed)}")
@@ -270,6 +308,7 @@ def _missions(allowed: tuple[str, ...]) -> Checker:
     return check
 
 
+@_shaped("choices", DOCUMENTS)
 def _documents(key: str, value: object) -> object:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a list among {', '.join(DOCUMENTS)}")
@@ -279,22 +318,26 @@ def _documents(key: str, value: object) -> object:
     return sorted(set(value), key=DOCUMENTS.index)
 
 
+@_shaped("date")
 def _iso_date(key: str, value: object) -> object:
     return parse_date(value, key).isoformat()
 
 
+@_shaped("text")
 def _text(key: str, value: object) -> object:
     if not isinstance(value, str) or not value.strip():
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a non-empty text")
     return value
 
 
+@_shaped("seq")
 def _seq(key: str, value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected the journal sequence number (≥ 1)")
     return value
 
 
+@_shaped("number")
 def _number(key: str, value: object) -> object:
     expected = "expected a number such as 0.8 or 1250"
     if isinstance(value, bool) or not isinstance(value, int | float | str) or len(str(value)) > 40:
@@ -309,6 +352,7 @@ def _number(key: str, value: object) -> object:
     return str(value) if isinstance(value, str) else value
 
 
+@_shaped("indicators")
 def _indicator_missions(key: str, value: object) -> object:
     """{"<mission>": {"attainment": r} or {"indicators": [{name, baseline, target, actual, weight}]}} (§9)."""
     if not isinstance(value, dict) or not value:

@@ -24,6 +24,8 @@ _RULESET_FILES = {"ACI-2019": "aci-2019.toml"}
 AT_EXPIRY = ("breach", "system_event", "none")
 SPECIAL_ANCHORS = ("anniversary", "termination_effective_date", "cpl_meeting_date")
 RECIPIENT_ROLES = ("cpts", "legal")
+# Who must act before a deadline's due date (the pages' "who acts"); none: a date of effect.
+ACTORS = ("binome", "ars", "am", "cpts", "cpl", "funders", "none")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DeadlineRule:
     event: str | None
     source: str
     recipients: tuple[str, ...] = ()
+    actor: str = "binome"
     mission: str | None = None
     per_contract_year: bool = False
     only_if: dict[str, str] = field(default_factory=dict)
@@ -265,7 +268,7 @@ def _deadline_rule(r: _Reader, key: str, node: Any) -> DeadlineRule:
         raise r.fail(base, "expected a table")
     known = {
         "label", "anchor", "days", "months", "before", "kind", "completed_by", "at_expiry", "event", "source",
-        "recipients", "mission", "per_contract_year", "only_if", "franc", "interpretation", "cancelled_by",
+        "recipients", "mission", "per_contract_year", "only_if", "franc", "interpretation", "cancelled_by", "actor",
     }
     unknown = sorted(set(node) - known)
     if unknown:
@@ -314,6 +317,9 @@ def _deadline_rule(r: _Reader, key: str, node: Any) -> DeadlineRule:
     bad = [x for x in recipients if x not in RECIPIENT_ROLES]
     if bad:
         raise r.fail(f"{base}.recipients", f"unknown role(s) {', '.join(map(str, bad))}: expected cpts or legal")
+    actor = get("actor", str)
+    if actor not in ACTORS:
+        raise r.fail(f"{base}.actor", f"unknown actor {actor!r}: expected one of {', '.join(ACTORS)}")
     mission = get("mission", str, None)
     if mission is not None and mission not in MISSIONS:
         raise r.fail(f"{base}.mission", f"unknown mission {mission!r}")
@@ -333,6 +339,7 @@ def _deadline_rule(r: _Reader, key: str, node: Any) -> DeadlineRule:
         event=event,
         source=get("source", str),
         recipients=recipients,
+        actor=actor,
         mission=mission,
         per_contract_year=get("per_contract_year", bool, False),
         only_if=dict(get("only_if", dict, {})),

@@ -404,3 +404,17 @@ def test_no_generated_journal_opens_two_deadlines_with_one_identity(start, steps
     assert len(idents) == len(set(idents))
     for line in projection.payments.lines if projection.payments else ():
         assert line.remaining is None or line.remaining >= 0
+
+
+def test_every_data_key_of_the_vocabulary_says_what_it_holds_so_that_a_form_can_offer_it():
+    from lifecycle.events import EVENT_SPECS, field_shape
+
+    shapes = {(name, key): field_shape(checker) for name, spec in EVENT_SPECS.items()
+              for key, checker in {**spec.required, **spec.optional}.items()}
+    assert shapes[("loi_decision", "party")].kind == "choice"
+    assert shapes[("loi_decision", "party")].allowed == ("ars", "am")
+    assert shapes[("contract_signed", "missions")].allowed == ("quality", "support")
+    assert shapes[("adhesion_requested", "documents")].kind == "choices"
+    assert shapes[("payment_recorded", "amount")].kind == "paid_amount"
+    assert shapes[("cpl_meeting_scheduled", "date")].kind == "date"
+    assert shapes[("indicators_reported", "missions")].kind == "indicators"

@@ -422,3 +422,20 @@ def test_size_bands_out_of_order_are_refused(tmp_path):
     error = _refusal(path)
     assert error.key == "sizes.bands[1].size"
     assert str(path) in str(error)
+
+
+def test_every_deadline_says_who_must_act_and_a_date_of_effect_names_nobody(rules):
+    assert rules.deadline("health_project_opposition").actor == "ars"
+    assert rules.deadline("mission_deployment.access").actor == "cpts"
+    assert rules.deadline("cpl_opinion").actor == "cpl"
+    assert rules.deadline("termination_effective").actor == "none"
+
+
+def test_an_unknown_actor_is_refused_naming_the_deadline(tmp_path):
+    first = PACKAGED_TEXT.index('[deadlines.first_meeting]')
+    actor_line = PACKAGED_TEXT.index('actor = "binome"', first)
+    text = PACKAGED_TEXT[:actor_line] + 'actor = "the mayor"' + PACKAGED_TEXT[actor_line + len('actor = "binome"'):]
+    path = tmp_path / "aci-variant.toml"
+    path.write_text(text, encoding="utf-8")
+    error = _refusal(path)
+    assert error.key == "deadlines.first_meeting.actor" and "unknown actor 'the mayor'" in str(error)
