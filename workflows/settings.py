@@ -21,6 +21,8 @@ MAX_ATTEMPTS_ENV = "CPTS_OUTBOX_MAX_ATTEMPTS"
 ACTOR_ENV = "CPTS_ACTOR"
 JOURNAL_KEY_ENV = "CPTS_JOURNAL_KEY"
 RETIRED_KEYS_ENV = "CPTS_JOURNAL_RETIRED_KEYS"
+WEB_SECRET_ENV = "CPTS_WEB_SECRET"
+WEB_HTTPS_ENV = "CPTS_WEB_HTTPS"
 
 DEFAULT_DATABASE_URL = "sqlite:///cpts.db"
 DEFAULT_MAIL_DOMAIN = "cpts-lifecycle.local"
@@ -44,6 +46,10 @@ class Settings:
             default: unset, hashes are unkeyed and `cpts case verify` says so).
         retired_journal_keys: earlier secrets whose rows still verify (`CPTS_JOURNAL_RETIRED_KEYS`,
             comma-separated), until `cpts db rekey` has signed every journal with the current key.
+        web_secret: the secret that signs the web application's session cookies (`CPTS_WEB_SECRET`, ≥ 32
+            characters; unset: a random one per process, so sessions end when the server restarts).
+        web_https: the web application is reached over HTTPS (`CPTS_WEB_HTTPS=1`, e.g. behind a TLS proxy):
+            its cookies are then marked Secure (they always are when uvicorn itself serves TLS).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -53,6 +59,8 @@ class Settings:
     actor: str = DEFAULT_ACTOR
     journal_key: str | None = field(default=None, repr=False)
     retired_journal_keys: tuple[str, ...] = field(default=(), repr=False)
+    web_secret: str | None = field(default=None, repr=False)
+    web_https: bool = False
 
     def journal_keys(self) -> JournalKeys:
         """The keys of the journal's hash chain (a JournalKeyError if one is too short to be a secret)."""
@@ -79,4 +87,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         actor=env.get(ACTOR_ENV) or DEFAULT_ACTOR,
         journal_key=env.get(JOURNAL_KEY_ENV) or None,
         retired_journal_keys=tuple(k.strip() for k in (env.get(RETIRED_KEYS_ENV) or "").split(",") if k.strip()),
+        web_secret=env.get(WEB_SECRET_ENV) or None,
+        web_https=(env.get(WEB_HTTPS_ENV) or "").strip().lower() in ("1", "true", "yes", "on"),
     )

@@ -27,6 +27,9 @@ IN_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
 URL_EXAMPLES = "sqlite:///FILE or postgresql://USER@HOST/DATABASE"
 
 
+# Execution option of an engine whose transactions only read (see `SqlUnitOfWork.reader`).
+READ_ONLY = "cpts_read_only"
+
 def normalise_url(url: str) -> str:
     """`postgresql://…` → the psycopg 3 driver's URL; other URLs unchanged."""
     if url.startswith("postgresql://"):
@@ -73,8 +76,10 @@ def _engine(url: str) -> Engine:
         def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
             # One writer at a time, decided when the transaction starts: a read-then-write transaction
             # never fails half-way with "database is locked" because another process wrote meanwhile; it
-            # waits (busy timeout) instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # waits (busy timeout) instead. A reader (`SqlUnitOfWork.reader()`, the web pages) takes no lock
+            # until it reads, so that page views neither queue behind one another nor block the sweep.
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
         @event.listens_for(engine, "handle_error")
         def _overflow_is_a_data_error(context) -> Exception | None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -81,6 +81,12 @@ class DeadlineRow(SQLModel, table=True):
         UniqueConstraint("case_id", "ident", name="uq_deadline_case_ident"),
         # By status and due date (the sweep, `deadlines_due`), covering the columns a "due soon" list shows.
         Index("ix_deadlines_status_due", "status", "due", "case_id", "key", "ident", "kind", "recipients", "label"),
+        # The dashboard's "À traiter": only the open rows (pending, breached), by due date (migration 0009).
+        Index("ix_deadlines_open", "status", "due", "case_id", "key", "at_expiry",
+              sqlite_where=text("status IN ('pending', 'breached')"),
+              postgresql_where=text("status IN ('pending', 'breached')")),
+        # A case's rows of one key (e.g. its socle missions' deployment: "missions déployées"), by status.
+        Index("ix_deadlines_case_key_status", "case_id", "key", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -131,6 +137,10 @@ class User(SQLModel, table=True):
     # Never a bare code: a région and a département may share a number (région 44 Grand Est, Loire-Atlantique 44).
     scope: str = Field(default="[]")
     created_at: datetime
+    # Web sign-in (`cpts user set-password`): an argon2 hash, never the password; None: cannot sign in.
+    password_hash: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    failed_sign_ins: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    locked_until: datetime | None = None  # UTC; after repeated failed sign-ins, none until then
 
 
 class OutboxRow(SQLModel, table=True):

@@ -112,6 +112,14 @@ class SqlUnitOfWork(UnitOfWork):
         self.checkpoints = checkpoints if checkpoints is not None else CheckpointCache()
         self._local = threading.local()
 
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work for reads only, on the same database, keys and checkpoints (the web's pages): on
+        SQLite its transactions begin DEFERRED, so readers never wait for one another or hold the write lock."""
+        from workflows.persistence.db import READ_ONLY
+
+        return SqlUnitOfWork(self.engine.execution_options(**{READ_ONLY: True}), checkpoints=self.checkpoints,
+                             keys=self.keys)
+
     def _staged(self) -> dict[int, CachedReplay]:
         return self._transaction().staged
 

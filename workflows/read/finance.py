@@ -1,4 +1,5 @@
-"""Read side of the money: a case's échéancier and the portfolio's budget forecast (SPEC §7)."""
+"""Read side of the money: a case's échéancier and the budget forecast, of the whole portfolio or of a user's
+territory (SPEC §2, §7)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, case, cast, distinct, func
+from sqlalchemy import BigInteger, case, cast, distinct, false, func, or_
 from sqlmodel import col, select
 
 from lifecycle import territory
@@ -17,8 +18,10 @@ from workflows.persistence.tables import Case, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services.cases import project_case
 from workflows.services.clock import local_today, utc_now
+from workflows.services.people import Scope
 
 FORECAST_GROUPS = ("region", "departement", "component")
+FIRST_YEAR, LAST_YEAR = 2019, 2100  # the years a forecast may be asked for (ACI-2019 contracts)
 ZERO = Decimal("0.00")
 
 
@@ -69,8 +72,9 @@ class Forecast(list[ForecastGroup]):
         self.total = total
 
 
-def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> Forecast:
-    """What the funders will pay in calendar `year`, from every contract's échéancier, grouped `by`.
+def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region", scope: Scope | None = None) -> Forecast:
+    """What the funders will pay in calendar `year`, from every contract's échéancier, grouped `by`; with a
+    `scope` (a web user's territory), only the contracts of the cases seated in its régions or départements.
 
     Cancelled lines are left out; variable lines still awaiting assessment count at full attainment in a
     column of their own, so the budget shows both what is certain and the ceiling. Summed by the database in
@@ -78,10 +82,12 @@ def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> Forecast:
     """
     if by not in FORECAST_GROUPS:
         raise EventRejected(f"unknown grouping {by!r}: expected one of {', '.join(FORECAST_GROUPS)}")
-    if not 2019 <= year <= 2100:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise EventRejected(f"year {year} is out of range: expected a year such as 2026")
-    in_year = (col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31),
-               PaymentRow.status != "cancelled")
+    in_year = [col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31),
+               PaymentRow.status != "cancelled"]
+    if scope is not None and not scope.national:
+        in_year.append(col(PaymentRow.case_id).in_(_cases_in(scope)))
     amount, ceiling, paid = _cents(PaymentRow.amount), _cents(PaymentRow.ceiling), _cents(PaymentRow.paid)
     refund = PaymentRow.component == "refund"
     signed, signed_paid = case((refund, -amount), else_=amount), case((refund, -paid), else_=paid)
@@ -111,6 +117,33 @@ def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region") -> Forecast:
     groups = sorted((ForecastGroup(k, names(k), _euros(committed), _euros(awaiting), _euros(paid), int(lines), n)
                      for k, committed, awaiting, paid, lines, n in rows), key=lambda g: g.key)
     return Forecast(groups, _summed(groups, year, cases))
+
+
+def _cases_in(scope: Scope) -> Any:
+    """The ids of the cases seated inside `scope` (régions and départements typed apart: SPEC §2)."""
+    seats = []
+    if scope.regions:
+        seats.append(col(Case.region).in_(scope.regions))
+    if scope.departements:
+        seats.append(col(Case.seat_departement).in_(scope.departements))
+    return select(Case.id).where(or_(*seats) if seats else false())
+
+
+def forecast_years(uow: SqlUnitOfWork) -> tuple[int, int] | None:
+    """The first and last calendar years in which a payment line falls due, over the whole portfolio (the
+    years a page offers; a scope's own span would cost a pass over its lines); None if there is none."""
+    # Two single-aggregate queries: each is one step along the index on `due`, where min and max together
+    # would scan it.
+    with uow:
+        first = uow.session.exec(select(func.min(PaymentRow.due))).one()
+        last = uow.session.exec(select(func.max(PaymentRow.due))).one()
+    if first is None or last is None:
+        return None
+    return _year(first), _year(last)
+
+
+def _year(day: date | str) -> int:
+    return day.year if isinstance(day, date) else date.fromisoformat(str(day)[:10]).year
 
 
 def _cents(column: Any) -> Any:
