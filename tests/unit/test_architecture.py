@@ -36,6 +36,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 EXTRA_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         ("workflows.cli", "workflows.scheduler"),  # the CLI starts the scheduler
+        ("workflows.cli", "dashboard"),  # and the web application (`cpts web`, `cpts demo --serve`)
     }
 )
 
@@ -345,7 +346,8 @@ def test_layer_of(module: str, layer: str | None) -> None:
         ("workflows.cli", "workflows.scheduler", True),
         ("workflows.scheduler", "workflows.cli", False),
         ("dashboard.app", "workflows.cli", False),
-        ("workflows.cli", "dashboard.app", False),
+        ("workflows.cli", "dashboard.app", True),
+        ("workflows.scheduler", "dashboard.app", False),
         ("notifications.outbox", "workflows.persistence.tables", False),
         ("workflows.persistence.tables", "notifications.model", False),
         ("workflows.persistence.tables", "lifecycle.events", True),

@@ -16,7 +16,7 @@ from lifecycle.errors import DomainError
 
 # Each command module adds its commands to the groups of `workflows.cli.apps`. They are cheap to import (no
 # SQLAlchemy, no application): `cpts --help` builds the whole command tree.
-from workflows.cli import calendar, cases, db, outbox, payments, people, simulate, territory  # noqa: F401
+from workflows.cli import calendar, cases, db, outbox, payments, people, simulate, territory, web  # noqa: F401
 from workflows.cli.apps import app, command_tree
 from workflows.cli.render import printable
 

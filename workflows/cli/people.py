@@ -57,6 +57,27 @@ def user_add(
     _print_user(add_user(unit_of_work(), name, email, role, scope or []), "added", as_json)
 
 
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from the first line of stdin "
+                                                      "(for scripts) instead of asking for it twice.")] = False,
+) -> None:
+    """Set the password the user signs in to the web application with (12 to 256 characters, argon2-hashed)."""
+    import sys
+
+    from workflows.services.accounts import set_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = set_password(unit_of_work(), email, password)
+    typer.echo(f"password set for user {user.id}: {printable(user.name)} <{printable(user.email)}>; "
+               "they sign in at the web application (`cpts web`)")
+
+
 @user_app.command("edit")
 def user_edit(
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's current e-mail address.")],

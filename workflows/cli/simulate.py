@@ -17,6 +17,7 @@ import typer
 from workflows.cli import render
 from workflows.cli.apps import app
 from workflows.cli.common import JsonFlag, day, fail, print_json, settings
+from workflows.cli.web import HostOption, PortOption
 
 if TYPE_CHECKING:  # the simulator is imported only by the commands that run it
     from workflows.simulation.runner import SimulationResult
@@ -118,12 +119,24 @@ def demo_command(
     today: Annotated[str | None, typer.Option("--today", metavar="YYYY-MM-DD",
                                               help="Date the portfolio is built for.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the portfolio.")] = 2019,
+    serve: Annotated[bool, typer.Option("--serve", help="Then serve the dashboard on it (see `cpts web`) and "
+                                                        "print the demo accounts.")] = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
     """Build an SQLite database with a realistic portfolio (~60 CPTS at every stage) and summarise it."""
-    from workflows.simulation.demo import build_demo
+    from workflows.simulation.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
 
     if os.path.isdir(database) or not os.path.isdir(database.parent):
         fail(f"--database {database}: expected a file in an existing directory, e.g. cpts-demo.db")
     summary = build_demo(database, today=day(today, "--today") or date.today(), seed=seed,
                          keys=settings().journal_keys())
     typer.echo(render.demo_text(summary))
+    if serve:
+        from dataclasses import replace
+
+        from workflows.cli.web import serve as serve_web
+
+        accounts = [f"  {role}: {email}" for role, email in DEMO_ACCOUNTS]
+        serve_web(replace(settings(), database_url=f"sqlite:///{database.absolute()}"), host, port,
+                  banner=[f"demo accounts (password {DEMO_PASSWORD}):", *accounts])

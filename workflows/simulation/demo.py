@@ -23,7 +23,9 @@ from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.cases import list_cases, list_deadlines
 from workflows.read.finance import case_payments
+from workflows.read.people import list_users
 from workflows.services import NewEvent, apply, create_case, sweep
+from workflows.services.accounts import set_password
 from workflows.services.outbox import enqueue_digests
 from workflows.services.people import add_user, assign
 from workflows.simulation.runner import virtual_now
@@ -194,6 +196,19 @@ def build_demo(database: Path, *, today: date, seed: int = 2019, keys: JournalKe
     return _summary(uow, database, today, rejected)
 
 
+# Every demo account signs in to the web application with this password (a demo database only, never a real one).
+DEMO_PASSWORD = "cpts-demo-2026"
+# The accounts `cpts demo --serve` prints: a binôme of Moselle, a legal officer, national staff, an administrator,
+# and a CPAM agent of another département (who sees none of Moselle's CPTS).
+DEMO_ACCOUNTS = (
+    ("agent ARS (Grand Est)", "referent.ars.44@ars.example.fr"),
+    ("agent CPAM (Moselle)", "referent.cpam.57@cpam.example.fr"),
+    ("agent CPAM (Gironde)", "referent.cpam.33@cpam.example.fr"),
+    ("service juridique", "juridique@ars.example.fr"),
+    ("niveau national", "national@cnam.example.fr"),
+    ("administrateur", "admin@cpts.example.fr"),
+)
+
 AGENTS = ["Élise Martin", "Paul Durand", "Nadia Benali", "Jean Weber", "Claire Lefèvre", "Marc Hoarau",
           "Sophie Girard", "Karim Haddad", "Laura Ibanez", "Thomas Nguyen", "Anne Jacquet", "Hugo Lambert"]
 
@@ -206,6 +221,10 @@ def _people(uow: SqlUnitOfWork) -> None:
     for i, (dept, _) in enumerate(PORTFOLIO):
         add_user(uow, AGENTS[(i + 5) % len(AGENTS)], f"referent.cpam.{dept}@cpam.example.fr", "cpam", [dept])
     add_user(uow, "Service juridique", "juridique@ars.example.fr", "legal", [dept for dept, _ in PORTFOLIO])
+    add_user(uow, "Direction nationale", "national@cnam.example.fr", "national")
+    add_user(uow, "Administration", "admin@cpts.example.fr", "admin")
+    for user in list_users(uow):
+        set_password(uow, user.email, DEMO_PASSWORD)
 
 
 def _record(uow: SqlUnitOfWork, name: str, dept: str, codes: list[str], story: Storyline,
