@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from workflows.cli.apps import case_app, user_app
-from workflows.cli.common import JsonFlag, print_json, unit_of_work
+from workflows.cli.common import JsonFlag, fail, print_json, unit_of_work
 from workflows.cli.render import printable
 
 if TYPE_CHECKING:
@@ -69,10 +69,19 @@ def user_set_password(
 
     from workflows.services.accounts import set_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        interactive = sys.stdin.isatty()
+    except (OSError, ValueError):
+        interactive = False
+    if not password_stdin and not interactive:
+        fail("the password is asked at a terminal: here, pipe it as one line with --password-stdin")
+    try:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    except (OSError, EOFError, typer.Abort):
+        fail("no password was given: type it twice at the prompt, or pipe one line with --password-stdin")
     user = set_password(unit_of_work(), email, password)
     typer.echo(f"password set for user {user.id}: {printable(user.name)} <{printable(user.email)}>; "
                "they sign in at the web application (`cpts web`)")
