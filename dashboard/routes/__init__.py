@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboard.routes import auth, cases, events, finance, home, outbox, portfolio, todo
+from dashboard.routes import auth, calculator, cases, documents, events, finance, home, outbox, portfolio, todo
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, todo.router, portfolio.router, cases.router, events.router,
-                            finance.router, outbox.router]
+                            finance.router, outbox.router, documents.router, calculator.router]

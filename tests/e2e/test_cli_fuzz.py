@@ -115,6 +115,7 @@ def commands(tmp: Path) -> dict[str, list[tuple[str | None, st.SearchStrategy[st
                       ("--name", TEXT), ("--limit", NUMBER), ("--offset", NUMBER), ("--json", FLAG)],
         "case verify": [(None, CASE), ("--all", FLAG)],
         "case payments": [(None, CASE), ("--today", DATE), ("--csv", FLAG), ("--json", FLAG)],
+        "case file": [(None, CASE), ("--pdf", FLAG), ("--out", file_name(tmp))],
         "case assign": [(None, CASE), ("--ars", EMAIL), ("--cpam", EMAIL), ("--contact-name", TEXT),
                         ("--contact-email", EMAIL)],
         "deadlines": [("--due-before", DATE), ("--status", choice("pending", "met", "breached", "elapsed")),
@@ -124,6 +125,9 @@ def commands(tmp: Path) -> dict[str, list[tuple[str | None, st.SearchStrategy[st
                      ("--by", choice("region", "departement", "component")), ("--csv", FLAG), ("--json", FLAG)],
         "user add": [("--name", TEXT), ("--email", EMAIL), ("--role", ROLE), ("--scope", SCOPE), ("--scope", SCOPE)],
         "user edit": [(None, EMAIL), ("--name", TEXT), ("--email", EMAIL), ("--role", ROLE), ("--scope", SCOPE)],
+        "letter": [(None, choice("resiliation", "accuse-saisine-cpl", "convocation-cpl", "decision-financeurs",
+                                 "remboursement")), (None, CASE), ("--out", file_name(tmp)), ("--force", FLAG),
+                   ("--today", DATE)],
         "user list": [("--role", ROLE)],
         "user set-password": [(None, EMAIL), ("--password-stdin", FLAG)],  # stdin: nothing to read under pytest
         # Always on a host that cannot be resolved (see LEADING): a server actually started would run forever.

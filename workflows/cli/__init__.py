@@ -16,7 +16,19 @@ from lifecycle.errors import DomainError
 
 # Each command module adds its commands to the groups of `workflows.cli.apps`. They are cheap to import (no
 # SQLAlchemy, no application): `cpts --help` builds the whole command tree.
-from workflows.cli import calendar, cases, db, outbox, payments, people, simulate, territory, web  # noqa: F401
+from workflows.cli import (  # noqa: F401
+    calendar,
+    case_file,
+    cases,
+    db,
+    letters,
+    outbox,
+    payments,
+    people,
+    simulate,
+    territory,
+    web,
+)
 from workflows.cli.apps import app, command_tree
 from workflows.cli.render import printable
 

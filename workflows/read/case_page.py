@@ -122,6 +122,7 @@ class PaymentLineView:
     ceiling: Decimal | None
     paid: Decimal
     status: str
+    explanation: str = ""  # how the engine computed the line (its stored text, English, e.g. a refund's terms)
 
     @property
     def remaining(self) -> Decimal | None:
@@ -292,7 +293,7 @@ def payment_status(stored: str, due: date, today: date) -> str:
 
 def _payment(row: PaymentRow, today: date) -> PaymentLineView:
     return PaymentLineView(row.component, row.mission, row.year, row.due, _cents(row.amount), _cents(row.ceiling),
-                           _cents(row.paid) or ZERO, payment_status(row.status, row.due, today))
+                           _cents(row.paid) or ZERO, payment_status(row.status, row.due, today), row.explanation)
 
 
 def _cents(value: Decimal | int | None) -> Decimal | None:
