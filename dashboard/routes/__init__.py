@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboard.routes import auth, calculator, cases, documents, events, finance, home, outbox, portfolio, todo
+from dashboard.routes import (
+    auth,
+    calculator,
+    cases,
+    docket,
+    documents,
+    events,
+    finance,
+    home,
+    outbox,
+    portfolio,
+    todo,
+)
 
 ROUTERS: list[APIRouter] = [auth.router, home.router, todo.router, portfolio.router, cases.router, events.router,
-                            finance.router, outbox.router, documents.router, calculator.router]
+                            finance.router, outbox.router, documents.router, calculator.router, docket.router]

@@ -128,6 +128,8 @@ def commands(tmp: Path) -> dict[str, list[tuple[str | None, st.SearchStrategy[st
         "letter": [(None, choice("resiliation", "accuse-saisine-cpl", "convocation-cpl", "decision-financeurs",
                                  "remboursement")), (None, CASE), ("--out", file_name(tmp)), ("--force", FLAG),
                    ("--today", DATE)],
+        "legal docket": [("--json", FLAG), ("--csv", FLAG), ("--closed", FLAG), ("--dept", DEPT), ("--dept", DEPT),
+                         ("--today", DATE)],
         "user list": [("--role", ROLE)],
         "user set-password": [(None, EMAIL), ("--password-stdin", FLAG)],  # stdin: nothing to read under pytest
         # Always on a host that cannot be resolved (see LEADING): a server actually started would run forever.

@@ -21,6 +21,7 @@ from workflows.cli import (  # noqa: F401
     case_file,
     cases,
     db,
+    legal,
     letters,
     outbox,
     payments,
