@@ -19,7 +19,8 @@ from workflows.services.people import Scope, scope_of
 # What legal staff record: the termination and the CPL procedure (ACI art. 11, 12.4).
 LEGAL_EVENTS = frozenset({
     "termination_notice_received", "contract_refusal_received", "cpl_referral_received", "cpl_meeting_scheduled",
-    "cpl_meeting_held", "cpl_opinion_notified", "funders_decision_notified",
+    "cpl_meeting_held", "cpl_opinion_notified", "funders_decision_notified", "cpl_convocations_sent",
+    "cpl_agenda_sent", "cpl_minutes_signed", "cpl_carence_recorded",
 })
 # Events a person records (the engine's timers record the others).
 RECORDABLE_EVENTS = tuple(name for name in EVENT_SPECS if name not in SYSTEM_EVENTS)

@@ -117,9 +117,13 @@ EVENT_LABELS = {
     "termination_notice_received": "Résiliation notifiée",
     "cpl_referral_received": "Saisine de la CPL reçue",
     "cpl_meeting_scheduled": "Réunion de la CPL fixée",
+    "cpl_convocations_sent": "Convocations à la CPL envoyées",
+    "cpl_agenda_sent": "Ordre du jour de la CPL envoyé",
+    "cpl_carence_recorded": "Carence d'une section de la CPL constatée",
     "cpl_meeting_held": "Réunion de la CPL tenue",
     "cpl_opinion_notified": "Avis de la CPL notifié",
     "cpl_opinion_deemed": "Avis de la CPL réputé rendu",
+    "cpl_minutes_signed": "Relevé de décisions de la CPL signé",
     "funders_decision_notified": "Décision des financeurs notifiée",
     "termination_effective": "Résiliation effective",
     "contract_expired": "Contrat arrivé à échéance",
@@ -167,6 +171,12 @@ FIELD_LABELS = {
     "outcome": "Décision des financeurs",
     "reason": "Motif",
     "seq": "Saisie annulée",
+    "present": "Membres présents par section (JSON)",
+    "represented": "Membres représentés par section (JSON)",
+    "proxies": "Délégations de vote (JSON)",
+    "votes": "Vote (JSON)",
+    "second_vote": "Second vote, à bulletin secret (JSON)",
+    "section": "Section à l'origine de la carence",
 }
 # Where the same key means something else for one event.
 EVENT_FIELD_LABELS = {
@@ -178,6 +188,7 @@ EVENT_FIELD_LABELS = {
     ("payment_recorded", "amount"): "Montant payé (€)",
     ("refund_received", "amount"): "Montant remboursé (€)",
     ("project_abandoned", "reason"): "Motif de l'abandon",
+    ("cpl_carence_recorded", "reason"): "Motif du constat de carence",
 }
 CHOICE_LABELS: dict[str, dict[str, str]] = {
     "source": {"ars": "ARS", "cpam": "CPAM", "msa": "MSA", "porteur": "Porteurs du projet"},
@@ -188,7 +199,9 @@ CHOICE_LABELS: dict[str, dict[str, str]] = {
                 "ineligible": "Conditions d'éligibilité non remplies"},
     "initiator": {"cpts": "La CPTS", "funders": "Les financeurs (ARS et CPAM)"},
     "subject": {"termination": "Résiliation du contrat", "contract_refusal": "Refus de contrat"},
-    "opinion": {"favourable": "Favorable", "unfavourable": "Défavorable"},
+    "opinion": {"favourable": "Favorable", "unfavourable": "Défavorable",
+                "no_agreement": "Absence d'accord (partage des voix maintenu)"},
+    "section": {"professional": "Section professionnelle", "social": "Section sociale"},
     "outcome": {"maintained": "Décision maintenue", "withdrawn": "Résiliation retirée",
                 "granted": "Contrat accordé"},
     "mission": MISSION_LABELS,

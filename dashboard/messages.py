@@ -129,6 +129,8 @@ KEY_WORDS = {
     "subject": "objet de la saisine", "date": "date", "opinion": "avis de la CPL",
     "outcome": "décision des financeurs", "reason": "motif", "seq": "saisie à annuler",
     "evidence": "pièce justificative", "event date": "date de l'événement", "attainment": "taux d'atteinte",
+    "present": "membres présents", "represented": "membres représentés", "proxies": "délégations de vote",
+    "votes": "vote", "second_vote": "second vote", "section": "section à l'origine de la carence",
 }
 # The values of the choices a refusal may list, by data key (missions and components: `labels`): the form's
 # words, in lower case inside a sentence (acronyms kept: "ARS", "PRS").
@@ -260,6 +262,11 @@ def _field(value: str | None, groups: Groups) -> str:
         return KEY_WORDS[key]
     if key == "event data":
         return "données de l'événement"
+    cpl = re.fullmatch(r"(present|represented|votes|second_vote|proxies)(?:\[(\d+)\])?(?:\.(\w+))?", key)
+    if cpl:
+        base, index, part = cpl.groups()
+        where = f", délégation n° {int(index) + 1}" if index else ""
+        return f"{KEY_WORDS[base]}{where}" + (f" ({CPL_PART_WORDS.get(part, part)})" if part else "")
     data = re.fullmatch(r"(\w+) data(.*)", key, re.DOTALL)
     if data:
         event, path = data.groups()
@@ -393,6 +400,47 @@ def _window_what(value: str | None, groups: Groups) -> str:
             "referral no longer admissible": "la saisine n'est plus recevable"}.get(value or "", value or "")
 
 
+CPL_SECTION_WORDS = {"professional": "professionnelle", "social": "sociale"}
+# The parts of a CPL deliberation's data (lifecycle.events: present.professional, votes.for, proxies[0].count).
+CPL_PART_WORDS = {"professional": "section professionnelle", "social": "section sociale", "for": "pour",
+                  "against": "contre", "blank": "blancs", "abstention": "abstentions", "holder": "membre",
+                  "count": "nombre de délégations"}
+
+
+def _section(value: str | None, groups: Groups) -> str:
+    return CPL_SECTION_WORDS.get(value or "", value or "")
+
+
+def _keys(value: str | None, groups: Groups) -> str:
+    """"present and votes" as `lifecycle.events` lists the missing parts of a deliberation."""
+    return _either([_quoted(KEY_WORDS.get(k, k)) for k in (value or "").split(" and ")], "et")
+
+
+# Why a CPL cannot deliberate (lifecycle.machine.deliberation_valid), one piece each, "; "-separated.
+CPL_PROBLEMS = (
+    (re.compile(r"no quorum in the (?P<section>\S+) section \((?P<n>\S+) present or represented, at least "
+                r"(?P<needed>\S+) of (?P<seats>\S+) needed\)"),
+     "pas de quorum dans la section {section:section} ({n} membres présents ou représentés, il en faut au moins "
+     "{needed} sur {seats})"),
+    (re.compile(r"no parity \((?P<professional>\S+) professional and (?P<social>\S+) social members present or "
+                r"represented: equal numbers needed\)"),
+     "pas de parité ({professional} membres de la section professionnelle et {social} de la section sociale "
+     "présents ou représentés : il faut autant de membres dans chaque section)"),
+)
+
+
+def _cpl_problems(value: str | None, groups: Groups) -> str:
+    said = []
+    for piece in (value or "").split("; "):
+        for pattern, template in CPL_PROBLEMS:
+            found = pattern.fullmatch(piece)
+            if found:
+                piece = _fill(template, {**groups, **found.groupdict()}) or piece
+                break
+        said.append(piece)
+    return " ; ".join(said)
+
+
 def _control(value: str | None, groups: Groups) -> str:
     return CONTROL_NAMES.get(value or "", value or "")
 
@@ -476,7 +524,7 @@ CONVERTERS: dict[str, Converter] = {
     "opinion": _opinion, "outcomes": _outcomes, "window_what": _window_what, "control": _control,
     "problem": _problem, "json_error": _json_error, "json_type": _json_type, "option": _option,
     "address_reason": _address_reason, "role": _role, "scope": _scope, "seat": _seat, "case_name": _case_name,
-    "overlaps": _overlaps,
+    "overlaps": _overlaps, "section": _section, "keys": _keys, "cpl_problems": _cpl_problems,
     # Pieces that are messages themselves: translated by their table, or the whole message is not.
     "message": _nested(lambda: MESSAGES), "reason": _nested(lambda: REASONS), "expected": _nested(lambda: EXPECTED),
 }
@@ -504,6 +552,10 @@ EXPECTED = _rules(
      "attendu un nombre, par exemple 0,8 ou 1 250, fini et d'au plus {most} en valeur absolue"),
     (r"expected a finite number", "attendu un nombre fini"),
     (r"expected a rate in \[0, 1\]", "attendu un taux compris entre 0 et 1"),
+    (r"expected JSON such as (?P<example>.+)", "attendu du JSON, par exemple {example}"),
+    (r"expected a whole number of members from 0 to (?P<most>\S+)",
+     "attendu un nombre entier de membres de 0 à {most:number}"),
+    (r"a member holding proxies holds at least 1", "un membre qui détient des délégations en détient au moins une"),
 )
 
 # A character a text may not hold (lifecycle.events._text_problem).
@@ -605,6 +657,33 @@ REASONS = _rules(
      "art. 12.4.2)"),
     (r"outcome (?P<outcome>.+) does not fit this referral: expected (?P<allowed>.+)",
      "la décision {outcome:value} ne convient pas à cette saisine : attendu {allowed:outcomes}"),
+    # The CPL's procedure (ACI annex 5, règlement intérieur, art. 1.2 and 2).
+    (r"no CPL meeting is scheduled \(record cpl_meeting_scheduled first\)",
+     "aucune réunion de la CPL n'est fixée (enregistrez d'abord « Réunion de la CPL fixée »)"),
+    (r"(?P<event>\S+) must be dated before the CPL meeting of (?P<day>\S+) \(annex 5 art\. 1\.2\)",
+     "l'événement {event:event} doit être daté d'avant la réunion de la CPL du {day:date} (annexe 5 de l'ACI, "
+     "art. 1.2)"),
+    (r"(?P<event>\S+) was already recorded on (?P<day>\S+) for the meeting of (?P<meeting>\S+); record it again "
+     r"only for a meeting moved to another date",
+     "l'événement {event:event} a déjà été enregistré le {day:date} pour la réunion du {meeting:date} ; ne "
+     "l'enregistrez de nouveau que si la réunion est déplacée à une autre date"),
+    (r"(?P<n>\S+) (?P<section>\S+) members present or represented, but the \S+ section has (?P<seats>\S+) members "
+     r"\((?P<source>.+)\)",
+     "{n} membres de la section {section:section} présents ou représentés, mais cette section ne compte que "
+     "{seats} membres ({source})"),
+    (r"(?P<holder>.+) holds (?P<n>\S+) proxies: no member holds more than (?P<most>\S+) \((?P<source>.+)\)",
+     "{holder} détient {n} délégations de vote : aucun membre ne peut en recevoir plus de {most} ({source})"),
+    (r"the CPL cannot deliberate: (?P<problems>.+) \((?P<source>.+)\)",
+     "la CPL ne peut pas valablement délibérer : {problems:cpl_problems} ({source})"),
+    (r"the CPL's vote stayed tied after the second vote: its opinion is no_agreement \(annex 5 art\. 2\)",
+     "le partage des voix a été maintenu au second vote : l'avis de la CPL est l'absence d'accord (annexe 5 de "
+     "l'ACI, art. 2)"),
+    (r"the CPL's vote reached a majority: no_agreement follows only a tie kept after the second vote \(annex 5 "
+     r"art\. 2\)",
+     "le vote de la CPL a réuni une majorité : l'absence d'accord ne suit qu'un partage des voix maintenu au "
+     "second vote (annexe 5 de l'ACI, art. 2)"),
+    (r"the minutes of the CPL meeting of (?P<held>\S+) were already signed on (?P<day>\S+)",
+     "le relevé de décisions de la réunion de la CPL du {held:date} a déjà été signé le {day:date}"),
     # One deadline identity per day (lifecycle.projection).
     (r"a (?P<key>\S+) deadline was already counted from (?P<day>\S+); the same deadline cannot be counted twice "
      r"from one day: record this event on the day after, or void the earlier one",
@@ -669,6 +748,19 @@ MESSAGES = _rules(
      r"snp_orientation\)",
      "un avenant doit changer quelque chose : la population, les missions ajoutées ou retirées, ou le service "
      "d'orientation des soins non programmés"),
+    (r"cpl_meeting_held: a deliberation needs (?P<keys>.+) \(members present per section and the vote\)",
+     "une délibération de la CPL indique {keys:keys} (membres présents par section et vote)"),
+    (r"cpl_meeting_held: (?P<proxies>\S+) proxies for (?P<n>\S+) members represented: each proxy represents a "
+     r"member",
+     "{proxies} délégations de vote pour {n} membres représentés : chaque délégation représente un membre"),
+    (r"cpl_meeting_held: (?P<key>\S+) counts (?P<cast>\S+) ballots for (?P<n>\S+) members present or represented",
+     "{key:field} : {cast} bulletins pour {n} membres présents ou représentés"),
+    (r"cpl_meeting_held: the vote is tied: record the second, secret vote \(second_vote; annex 5 art\. 2\)",
+     "partage des voix : enregistrez le second vote, à bulletin secret (annexe 5 de l'ACI, art. 2)"),
+    (r"cpl_meeting_held: a second vote follows only a tied vote \(annex 5 art\. 2\)",
+     "un second vote n'a lieu qu'en cas de partage des voix (annexe 5 de l'ACI, art. 2)"),
+    (r"(?P<key>\S+): (?P<holders>.+) listed more than once: give each member's proxies once",
+     "{key:field} : {holders} apparaît plusieurs fois ; indiquez une seule fois les délégations de chaque membre"),
     (r"(?P<key>[^=]+?)=None is not accepted: expected one of .+",
      "{key:field} : choisissez une valeur dans la liste"),
     (r"(?P<key>[^=]+?)=(?P<value>.*?) is not accepted: (?P<expected>.+)",

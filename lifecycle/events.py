@@ -20,6 +20,10 @@ from lifecycle.errors import EventRejected
 MISSIONS = ("access", "parcours", "prevention", "quality", "support")
 OPTIONAL_MISSIONS = ("quality", "support")
 DOCUMENTS = ("health_project", "statutes", "territory", "members")
+CPL_SECTIONS = ("professional", "social")  # the two sections of a commission paritaire (ACI art. 12.1.1)
+CPL_OPINIONS = ("favourable", "unfavourable", "no_agreement")  # annex 5 art. 2: a tie kept → no agreement
+VOTE_KEYS = ("for", "against", "blank", "abstention")  # annex 5 art. 2: blanks and abstentions are not cast
+MAX_CPL_MEMBERS = 1000  # far above any section's seats (a count, bounded so a message stays one line)
 PAYMENT_COMPONENTS = (
     "fonctionnement.advance",
     "fonctionnement.balance",
@@ -394,6 +398,117 @@ def _indicator_missions(key: str, value: object) -> object:
     return value
 
 
+# ---- the deliberation of a CPL (annex 5 art. 2): counts per section, proxies, votes. The form sends each as
+# JSON text in a text field, so a text holding the JSON object (or list) is read as that value.
+def _structured(key: str, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_DATA_BYTES or _json_depth(value) > MAX_DATA_DEPTH:
+            raise ValueError("too large")
+        return json.loads(value, parse_constant=_no_constant)
+    except ValueError:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected JSON such as "
+                            f"{_CPL_EXAMPLES.get(key, '{}')}") from None
+
+
+_CPL_EXAMPLES = {
+    "present": '{"professional": 3, "social": 3}', "represented": '{"professional": 1, "social": 1}',
+    "proxies": '[{"holder": "Dr Martin", "count": 1}]',
+    "votes": '{"for": 4, "against": 3, "blank": 1, "abstention": 0}',
+    "second_vote": '{"for": 4, "against": 3, "blank": 1, "abstention": 0}',
+}
+
+
+def _count(key: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CPL_MEMBERS:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a whole number of members from 0 to "
+                            f"{MAX_CPL_MEMBERS}")
+    return value
+
+
+def _counts(key: str, value: object, names: tuple[str, ...]) -> dict[str, int]:
+    value = _structured(key, value)
+    if not isinstance(value, dict) or set(value) != set(names):
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected JSON such as {_CPL_EXAMPLES[key]}")
+    return {name: _count(f"{key}.{name}", value[name]) for name in names}
+
+
+@_shaped("text")
+def _sections(key: str, value: object) -> object:
+    """Members per section: {"professional": n, "social": n}."""
+    return _counts(key, value, CPL_SECTIONS)
+
+
+@_shaped("text")
+def _votes(key: str, value: object) -> object:
+    """A vote's count: {"for": n, "against": n, "blank": n, "abstention": n}."""
+    return _counts(key, value, VOTE_KEYS)
+
+
+@_shaped("text")
+def _proxies(key: str, value: object) -> object:
+    """The delegations of vote: [{"holder": "<member>", "count": n}] (each member's count, ≥ 1; the ruleset's
+    ceiling is checked by the lifecycle)."""
+    value = _structured(key, value)
+    if not isinstance(value, list):
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected JSON such as {_CPL_EXAMPLES[key]}")
+    clean = []
+    for i, proxy in enumerate(value):
+        where = f"{key}[{i}]"
+        if not isinstance(proxy, dict) or set(proxy) != {"holder", "count"}:
+            raise EventRejected(f"{where}={_shown(proxy)} is not accepted: expected JSON such as "
+                                f"{_CPL_EXAMPLES[key]}")
+        holder = _text(f"{where}.holder", proxy["holder"])
+        count = _count(f"{where}.count", proxy["count"])
+        if count < 1:
+            raise EventRejected(f"{where}.count={count} is not accepted: a member holding proxies holds at least 1")
+        clean.append({"holder": str(holder).strip(), "count": count})
+    holders = [p["holder"] for p in clean]
+    twice = sorted({h for h in holders if holders.count(h) > 1})
+    if twice:
+        raise EventRejected(f"{key}: {', '.join(twice)} listed more than once: give each member's proxies once")
+    return clean
+
+
+def _check_deliberation(clean: dict[str, Any]) -> None:
+    """cpl_meeting_held: a deliberation, when given, has its counts and its vote; a tie calls for the second,
+    secret vote, and only a tie does (annex 5 art. 2)."""
+    if not clean:
+        return  # the meeting without its deliberation (journals recorded before the deliberation was asked)
+    missing = [key for key in ("present", "votes") if key not in clean]
+    if missing:
+        raise EventRejected(f"cpl_meeting_held: a deliberation needs {' and '.join(missing)} "
+                            "(members present per section and the vote)")
+    present, represented = clean["present"], clean.get("represented", dict.fromkeys(CPL_SECTIONS, 0))
+    members = sum(present.values()) + sum(represented.values())
+    proxies = sum(p["count"] for p in clean.get("proxies", []))
+    if proxies > sum(represented.values()):
+        raise EventRejected(f"cpl_meeting_held: {proxies} proxies for {sum(represented.values())} members "
+                            "represented: each proxy represents a member")
+    for key in ("votes", "second_vote"):
+        if key in clean:
+            cast = sum(clean[key].values())
+            if cast > members:
+                raise EventRejected(f"cpl_meeting_held: {key} counts {cast} ballots for {members} members present "
+                                    "or represented")
+    tied = clean["votes"]["for"] == clean["votes"]["against"]
+    if tied and "second_vote" not in clean:
+        raise EventRejected("cpl_meeting_held: the vote is tied: record the second, secret vote "
+                            "(second_vote; annex 5 art. 2)")
+    if not tied and "second_vote" in clean:
+        raise EventRejected("cpl_meeting_held: a second vote follows only a tied vote (annex 5 art. 2)")
+
+
+def deliberation_outcome(data: Mapping[str, Any]) -> str | None:
+    """What a recorded deliberation decided: "majority", "no_agreement" (a tie kept after the second vote,
+    annex 5 art. 2), or None when the meeting was recorded without its deliberation."""
+    votes = data.get("second_vote") or data.get("votes")
+    if not votes:
+        return None
+    return "no_agreement" if votes["for"] == votes["against"] else "majority"
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """One event type: its data keys (required and optional) and whether only the system may record it."""
@@ -461,9 +576,17 @@ EVENT_SPECS: dict[str, EventSpec] = {
         ),
         EventSpec("cpl_referral_received", required={"subject": _choice("termination", "contract_refusal")}),
         EventSpec("cpl_meeting_scheduled", required={"date": _iso_date}),
-        EventSpec("cpl_meeting_held"),
-        EventSpec("cpl_opinion_notified", required={"opinion": _choice("favourable", "unfavourable")}),
+        EventSpec("cpl_convocations_sent"),
+        EventSpec("cpl_agenda_sent"),
+        EventSpec(
+            "cpl_meeting_held",
+            optional={"present": _sections, "represented": _sections, "proxies": _proxies, "votes": _votes,
+                      "second_vote": _votes},
+        ),
+        EventSpec("cpl_opinion_notified", required={"opinion": _choice(*CPL_OPINIONS)}),
         EventSpec("cpl_opinion_deemed", system=True),
+        EventSpec("cpl_minutes_signed"),
+        EventSpec("cpl_carence_recorded", required={"section": _choice(*CPL_SECTIONS), "reason": _text}),
         EventSpec(
             "funders_decision_notified",
             required={"outcome": _choice("maintained", "withdrawn", "granted")},
@@ -508,6 +631,8 @@ def validate_data(event_type: str, data: object, *, allow_system: bool = False) 
     if event_type == "avenant_signed" and not clean:
         raise EventRejected("avenant_signed: an avenant must change something (population, add_missions, "
                             "drop_missions or snp_orientation)")
+    if event_type == "cpl_meeting_held":
+        _check_deliberation(clean)
     return clean
 
 

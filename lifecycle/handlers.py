@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from lifecycle.calendar import DateExplanation, LegalCalendar, contract_anniversary
 from lifecycle.deadlines import OpenDeadline
-from lifecycle.events import EVENT_SPECS, JournalEntry
+from lifecycle.events import EVENT_SPECS, JournalEntry, deliberation_outcome
 from lifecycle.machine import CaseFacts, LifecycleModel, Referral
 from lifecycle.payments import Outstanding, PaymentSchedule
 from lifecycle.ruleset import DeadlineRule, Ruleset
@@ -118,6 +118,12 @@ def _what_the_line_still_owes(replay: Replay, at: date, data: dict[str, Any]) ->
     replay.facts.outstanding = replay.outstanding(key)
 
 
+@before_firing("cpl_meeting_held")
+def _cpl_settings(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    """Annex 5 art. 2: the deliberation's guard reads the CPL's sections, quorum and proxies from the ruleset."""
+    replay.facts.cpl = replay.rules.cpl
+
+
 # ------------------------------------------------------------------------------------- facts
 @on("loi_submitted")
 def _new_loi_awaits_both_approvals(replay: Replay, at: date, data: dict[str, Any]) -> None:
@@ -194,14 +200,43 @@ def _referral_received(replay: Replay, at: date, data: dict[str, Any]) -> None:
 
 @on("cpl_meeting_scheduled")
 def _meeting_date(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    referral = replay.facts.referral
+    if referral:
+        referral.meeting_date = date.fromisoformat(data["date"])
+        # A meeting moved to another date is convened anew (annex 5 art. 1.2).
+        referral.convocations_sent_on = referral.agenda_sent_on = None
+
+
+@on("cpl_convocations_sent")
+def _convocations_sent(replay: Replay, at: date, data: dict[str, Any]) -> None:
     if replay.facts.referral:
-        replay.facts.referral.meeting_date = date.fromisoformat(data["date"])
+        replay.facts.referral.convocations_sent_on = at
+
+
+@on("cpl_agenda_sent")
+def _agenda_sent(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    if replay.facts.referral:
+        replay.facts.referral.agenda_sent_on = at
+
+
+@on("cpl_carence_recorded")
+def _carence_recorded(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    if replay.facts.referral:
+        replay.facts.referral.carence_section, replay.facts.referral.carence_on = data["section"], at
 
 
 @on("cpl_meeting_held")
 def _meeting_held(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    replay.facts.cpl = None
     if replay.facts.referral:
         replay.facts.referral.held_on = at
+        replay.facts.referral.vote = deliberation_outcome(data)
+
+
+@on("cpl_minutes_signed")
+def _minutes_signed(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    if replay.facts.referral:
+        replay.facts.referral.minutes_signed_on = at
 
 
 @on("cpl_opinion_notified")
@@ -290,3 +325,12 @@ def _members_update_of_its_year(replay: Replay, deadline: OpenDeadline, at: date
         return data["year"] == deadline.year
     begins = replay.facts.anniversaries[deadline.year - 1] if deadline.year else None
     return begins is not None and begins <= at <= deadline.due
+
+
+@completes("cpl_convocation")
+@completes("cpl_agenda")
+def _sent_for_the_meeting_scheduled(replay: Replay, deadline: OpenDeadline, at: date, data: dict[str, Any]) -> bool:
+    """Convocations and agenda complete the deadline counted back from the meeting now scheduled (one moved
+    after its deadline had passed leaves that one breached)."""
+    referral = replay.facts.referral
+    return referral is not None and deadline.explanation.anchor == referral.meeting_date

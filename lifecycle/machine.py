@@ -19,7 +19,9 @@ from transitions import EventData, Machine, MachineError
 
 from lifecycle.calendar import Period
 from lifecycle.errors import TransitionRejected, WindowClosed
+from lifecycle.events import CPL_SECTIONS
 from lifecycle.payments import Outstanding
+from lifecycle.ruleset import CplSettings
 
 INITIAL = "new"
 PRE_CONTRACT = (
@@ -36,6 +38,11 @@ TERRITORY_CLAIMING = (
     "health_project_submitted", "health_project_validated", "adhesion_requested", "contract_refused",
     *IN_CONTRACT,
 )
+CPL_PROCEDURE = ("termination_suspended", "contract_refused")  # a CPL referral in progress (ACI art. 12.4)
+# Where the CPL's relevé de décisions may still be signed after its meeting (annex 5 art. 2: within 2 months,
+# whatever the funders decided meanwhile).
+AFTER_CPL_MEETING = (*CPL_PROCEDURE, "termination_pending", "contracted", "adhesion_requested", "terminated",
+                     "expired", "abandoned")
 
 # The lifecycle table: trigger, sources, destination (None = stays), guards. First matching row wins.
 TRANSITIONS: list[dict[str, Any]] = [
@@ -79,10 +86,18 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["referral_subject_refusal", "refusal_referral_window_open"]},
     {"trigger": "cpl_meeting_scheduled", "source": ["termination_suspended", "contract_refused"], "dest": None,
      "conditions": ["referral_pending", "meeting_not_held", "meeting_date_changes"]},
-    {"trigger": "cpl_meeting_held", "source": ["termination_suspended", "contract_refused"], "dest": None,
+    {"trigger": "cpl_convocations_sent", "source": CPL_PROCEDURE, "dest": None,
+     "conditions": ["referral_pending", "meeting_not_held", "meeting_is_scheduled", "before_the_meeting",
+                    "not_yet_sent"]},
+    {"trigger": "cpl_agenda_sent", "source": CPL_PROCEDURE, "dest": None,
+     "conditions": ["referral_pending", "meeting_not_held", "meeting_is_scheduled", "before_the_meeting",
+                    "not_yet_sent"]},
+    {"trigger": "cpl_carence_recorded", "source": CPL_PROCEDURE, "dest": None,
      "conditions": ["referral_pending", "meeting_not_held"]},
+    {"trigger": "cpl_meeting_held", "source": ["termination_suspended", "contract_refused"], "dest": None,
+     "conditions": ["referral_pending", "meeting_not_held", "deliberation_valid"]},
     {"trigger": "cpl_opinion_notified", "source": ["termination_suspended", "contract_refused"], "dest": None,
-     "conditions": ["referral_pending", "meeting_held_without_opinion"]},
+     "conditions": ["referral_pending", "meeting_held_without_opinion", "opinion_fits_the_vote"]},
     {"trigger": "cpl_opinion_deemed", "source": ["termination_suspended", "contract_refused"], "dest": None,
      "conditions": ["referral_pending", "meeting_held_without_opinion"]},
     {"trigger": "funders_decision_notified", "source": "termination_suspended", "dest": "termination_pending",
@@ -93,6 +108,7 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["referral_pending", "opinion_known", "outcome_granted"]},
     {"trigger": "funders_decision_notified", "source": "contract_refused", "dest": None,
      "conditions": ["referral_pending", "opinion_known", "outcome_maintained"]},
+    {"trigger": "cpl_minutes_signed", "source": AFTER_CPL_MEETING, "dest": None, "conditions": "minutes_owed"},
     {"trigger": "termination_effective", "source": "termination_pending", "dest": "terminated"},
     {"trigger": "contract_expired", "source": IN_CONTRACT, "dest": "expired"},
     {"trigger": "refund_received", "source": "terminated", "dest": None, "conditions": "payment_owed"},
@@ -109,8 +125,14 @@ class Referral:
     received: date
     meeting_date: date | None = None
     held_on: date | None = None
-    opinion: str | None = None  # favourable / unfavourable / deemed
+    opinion: str | None = None  # favourable / unfavourable / no_agreement / deemed
     decided: bool = False
+    convocations_sent_on: date | None = None  # for the meeting of `meeting_date`
+    agenda_sent_on: date | None = None  # for the meeting of `meeting_date`
+    vote: str | None = None  # the deliberation's outcome: majority / no_agreement (None: not recorded)
+    minutes_signed_on: date | None = None
+    carence_section: str | None = None  # the section at the origin of a carence (annex 5 art. 4)
+    carence_on: date | None = None
 
 
 @dataclass
@@ -137,6 +159,7 @@ class CaseFacts:
     optional_missions: tuple[str, ...] = ()
     cpl_opinion_period: Period | None = None  # the ruleset's `cpl_opinion` period, after which it is deemed
     outstanding: Outstanding | None = None  # set only while a payment or refund is tried: what its line owes
+    cpl: CplSettings | None = None  # the ruleset's CPL settings, set while a deliberation is tried
 
 
 class LifecycleModel:
@@ -354,6 +377,89 @@ class LifecycleModel:
             return self._refuse("the CPL has not met yet (record cpl_meeting_held first)")
         if referral.opinion is not None:
             return self._refuse(f"the CPL's opinion is already known ({referral.opinion})")
+        return True
+
+    # ---- the CPL's procedure (ACI annex 5, règlement intérieur)
+    def meeting_is_scheduled(self, event: EventData) -> bool:
+        if self.facts.referral is None or self.facts.referral.meeting_date is None:
+            return self._refuse("no CPL meeting is scheduled (record cpl_meeting_scheduled first)")
+        return True
+
+    def before_the_meeting(self, event: EventData) -> bool:
+        meeting = self.facts.referral.meeting_date if self.facts.referral else None
+        if meeting is not None and self._at(event) >= meeting:
+            return self._refuse(f"{event.event.name} must be dated before the CPL meeting of {meeting.isoformat()} "
+                                "(annex 5 art. 1.2)")
+        return True
+
+    def not_yet_sent(self, event: EventData) -> bool:
+        referral = self.facts.referral
+        if referral is None:
+            return True
+        name = event.event.name
+        sent = referral.convocations_sent_on if name == "cpl_convocations_sent" else referral.agenda_sent_on
+        if sent is not None and referral.meeting_date is not None:
+            return self._refuse(f"{name} was already recorded on {sent.isoformat()} for the meeting of "
+                                f"{referral.meeting_date.isoformat()}; record it again only for a meeting moved "
+                                "to another date")
+        return True
+
+    def _carence_in_effect(self, at: date) -> str | None:
+        """The section at the origin of a carence whose month has passed unremedied (annex 5 art. 4): the other
+        section then exercises the commission's attributions alone."""
+        referral = self.facts.referral
+        closed = self.facts.closed_windows.get("cpl_carence_window")
+        if referral is None or referral.carence_section is None or referral.carence_on is None or closed is None:
+            return None
+        return referral.carence_section if referral.carence_on <= closed < at else None
+
+    def deliberation_valid(self, event: EventData) -> bool:
+        """Annex 5 art. 2: quorum (at least half of each section's members present or represented), parity
+        (equal numbers in both sections), at most 3 delegations of vote per member."""
+        data, cpl = self._data(event), self.facts.cpl
+        if "present" not in data or cpl is None:
+            return True  # a meeting recorded without its deliberation
+        represented = data.get("represented", dict.fromkeys(CPL_SECTIONS, 0))
+        counts = {s: data["present"][s] + represented[s] for s in CPL_SECTIONS}
+        for section in CPL_SECTIONS:
+            if counts[section] > cpl.members[section]:
+                return self._refuse(f"{counts[section]} {section} members present or represented, but the {section} "
+                                    f"section has {cpl.members[section]} members ({cpl.members_source})")
+        for proxy in data.get("proxies", []):
+            if proxy["count"] > cpl.max_proxies_per_member:
+                return self._refuse(f"{proxy['holder']} holds {proxy['count']} proxies: no member holds more than "
+                                    f"{cpl.max_proxies_per_member} ({cpl.source})")
+        carence = self._carence_in_effect(self._at(event))
+        acting = [s for s in CPL_SECTIONS if s != carence]
+        problems = [f"no quorum in the {s} section ({counts[s]} present or represented, at least "
+                    f"{cpl.quorum_of(s)} of {cpl.members[s]} needed)"
+                    for s in acting if counts[s] < cpl.quorum_of(s)]
+        professional, social = (counts[s] for s in CPL_SECTIONS)
+        if carence is None and professional != social:
+            problems.append(f"no parity ({professional} professional and {social} social members present or "
+                            "represented: equal numbers needed)")
+        if problems:
+            return self._refuse(f"the CPL cannot deliberate: {'; '.join(problems)} ({cpl.source})")
+        return True
+
+    def opinion_fits_the_vote(self, event: EventData) -> bool:
+        vote = self.facts.referral.vote if self.facts.referral else None
+        opinion = self._data(event)["opinion"]
+        if vote == "no_agreement" and opinion != "no_agreement":
+            return self._refuse("the CPL's vote stayed tied after the second vote: its opinion is no_agreement "
+                                "(annex 5 art. 2)")
+        if vote == "majority" and opinion == "no_agreement":
+            return self._refuse("the CPL's vote reached a majority: no_agreement follows only a tie kept after the "
+                                "second vote (annex 5 art. 2)")
+        return True
+
+    def minutes_owed(self, event: EventData) -> bool:
+        referral = self.facts.referral
+        if referral is None or referral.held_on is None:
+            return self._refuse("the CPL has not met yet (record cpl_meeting_held first)")
+        if referral.minutes_signed_on is not None:
+            return self._refuse(f"the minutes of the CPL meeting of {referral.held_on.isoformat()} were already "
+                                f"signed on {referral.minutes_signed_on.isoformat()}")
         return True
 
     def opinion_known(self, event: EventData) -> bool:

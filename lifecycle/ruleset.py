@@ -17,7 +17,7 @@ from typing import Any
 
 from lifecycle.calendar import DeadlineKind, Period, add_months
 from lifecycle.errors import RulesetError
-from lifecycle.events import EVENT_SPECS, MISSIONS
+from lifecycle.events import CPL_SECTIONS, EVENT_SPECS, MISSIONS
 
 DEFAULT_RULESET = "ACI-2019"
 _RULESET_FILES = {"ACI-2019": "aci-2019.toml"}
@@ -53,6 +53,24 @@ class DeadlineRule:
 
 
 @dataclass(frozen=True)
+class CplSettings:
+    """The deliberations of a commission paritaire locale (ACI annex 5 art. 2): its sections' seats, the quorum
+    (a share of each section present or represented), and the most delegations of vote one member holds."""
+
+    members: dict[str, int]  # seats per section: professional, social
+    quorum: Fraction
+    max_proxies_per_member: int
+    source: str
+    members_source: str
+    members_interpretation: bool = False
+
+    def quorum_of(self, section: str) -> int:
+        """The fewest members of `section` present or represented for a valid deliberation."""
+        seats = self.members[section] * self.quorum
+        return seats.numerator // seats.denominator + (seats.denominator != 1)
+
+
+@dataclass(frozen=True)
 class MissionAmounts:
     fixed: tuple[int, ...]
     variable: tuple[int, ...]
@@ -82,6 +100,7 @@ class Ruleset:
     breach_notice_days_after: int
     catch_up_days: int
     deadlines: dict[str, DeadlineRule]
+    cpl: CplSettings
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def deadline(self, key: str) -> DeadlineRule:
@@ -256,10 +275,34 @@ def _load(path: Path) -> Ruleset:
         breach_notice_days_after=r.get("reminders.breach_notice_days_after", int),
         catch_up_days=r.get("reminders.catch_up_days", int),
         deadlines=deadlines,
+        cpl=_cpl_settings(r),
         raw=doc,
     )
     _check_consistency(r, ruleset)
     return ruleset
+
+
+def _cpl_settings(r: _Reader) -> CplSettings:
+    members = {}
+    for section in CPL_SECTIONS:
+        key = f"cpl.{section}_members"
+        seats = r.get(key, int)
+        if seats < 1:
+            raise r.fail(key, f"expected a number of seats ≥ 1, got {seats}")
+        members[section] = seats
+    quorum_text = r.get("cpl.quorum", str)
+    try:
+        quorum = Fraction(quorum_text)
+    except (ValueError, ZeroDivisionError):
+        raise r.fail("cpl.quorum", f"expected a fraction such as \"1/2\", got {quorum_text!r}") from None
+    if not 0 < quorum <= 1:
+        raise r.fail("cpl.quorum", f"must lie in (0, 1], got {quorum_text}")
+    most = r.get("cpl.max_proxies_per_member", int)
+    if most < 0:
+        raise r.fail("cpl.max_proxies_per_member", f"expected a whole number ≥ 0, got {most}")
+    return CplSettings(members=members, quorum=quorum, max_proxies_per_member=most, source=r.get("cpl.source", str),
+                       members_source=r.get("cpl.members_source", str),
+                       members_interpretation=r.get("cpl.members_interpretation", bool, default=False))
 
 
 def _deadline_rule(r: _Reader, key: str, node: Any) -> DeadlineRule:

@@ -211,6 +211,16 @@ ACTIONS: dict[str, Action] = {
             "Le relevé de décisions de la CPL n'a pas été diffusé dans les deux mois : l'établir sans délai."
         ),
     ),
+    "cpl_carence_window": Action(
+        before=(
+            "La section à l'origine de la carence doit y remédier au plus tard le {due} (règlement intérieur, "
+            "art. 4) ; à défaut, l'autre section exercera seule les attributions de la CPL."
+        ),
+        after=(
+            "La carence n'a pas été levée au {due} : la section qui n'en est pas à l'origine exerce désormais seule "
+            "les attributions de la CPL (règlement intérieur, art. 4)."
+        ),
+    ),
     "refund": Action(
         before=(
             "La CPTS doit rembourser le trop-perçu au plus tard le {due} (ACI art. 11.3). Vérifier la "

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import col, select
 from starlette.datastructures import FormData
 
 from dashboard import formatting, labels
@@ -34,7 +35,8 @@ from lifecycle.events import EVENT_SPECS, FieldShape, field_shape, parse_data_js
 from lifecycle.indicators import NATIONAL_ACCESS_INDICATORS
 from lifecycle.machine import allowed_states
 from workflows.persistence.errors import DatabaseNotReady, DatabaseUnavailable
-from workflows.persistence.tables import Case, User
+from workflows.persistence.tables import Case, DeadlineRow, User
+from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import NewEvent, apply
 from workflows.services.clock import local_today
 
@@ -128,8 +130,23 @@ def events_allowed(state: str) -> tuple[str, ...]:
     return tuple(e for e in RECORDABLE_EVENTS if e != "event_voided" and state in allowed_states(e))
 
 
-def offered_events(user: User, case: Case) -> tuple[str, ...]:
-    return tuple(e for e in events_allowed(case.state) if may_record(user, case, e))
+# Acts that only complete a deadline of the CPL procedure: offered while it is open (pending, or breached and
+# still to be done late), not on every case whose state would allow them (the engine checks the rest).
+COMPLETING_ACTS = {"cpl_convocations_sent": "cpl_convocation", "cpl_agenda_sent": "cpl_agenda",
+                   "cpl_minutes_signed": "cpl_minutes", "cpl_carence_recorded": "cpl_meeting"}
+
+
+def open_deadline_keys(uow: SqlUnitOfWork, case_id: int) -> frozenset[str]:
+    """The keys of the case's deadlines still to be met (pending or breached), without their suffix."""
+    with uow:
+        keys = uow.session.exec(select(DeadlineRow.key).where(
+            DeadlineRow.case_id == case_id, col(DeadlineRow.status).in_(("pending", "breached")))).all()
+    return frozenset(key.split(".", 1)[0] for key in keys)
+
+
+def offered_events(user: User, case: Case, open_keys: frozenset[str]) -> tuple[str, ...]:
+    return tuple(e for e in events_allowed(case.state) if may_record(user, case, e)
+                 and (e not in COMPLETING_ACTS or COMPLETING_ACTS[e] in open_keys))
 
 
 # ------------------------------------------------------------------------------------------ reading the form
@@ -222,7 +239,7 @@ async def posted_form(request: Request) -> FormData:
 def _context(request: Request, user: User, case: Case, chosen: str | None, *, values: Mapping[str, Any] | None = None,
              errors: Mapping[str, str] | None = None, error: str | None = None,
              key: str | None = None) -> dict[str, Any]:
-    offered = offered_events(user, case)
+    offered = offered_events(user, case, open_deadline_keys(web(request).uow, case.id))
     today = local_today(case, web(request).now())
     return {
         "case": case, "offered": offered, "chosen": chosen,
@@ -242,7 +259,7 @@ def event_form(request: Request, case_id: str, user: Annotated[User, Depends(cur
                         "les administrateurs le peuvent (le service juridique : résiliation et CPL).")
     htmx = request.headers.get("hx-request") == "true"
     chosen = type or None
-    if chosen is not None and chosen not in offered_events(user, case):
+    if chosen is not None and chosen not in offered_events(user, case, open_deadline_keys(web(request).uow, case.id)):
         context = _context(request, user, case, None,
                            error="Cet événement ne peut pas être enregistré ici : choisissez-en un dans la liste.")
         return render(request, "event_form.html" if htmx else "event.html", context, status_code=422)

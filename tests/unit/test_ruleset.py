@@ -137,6 +137,8 @@ SPEC_DEADLINES = [
     ("cpl_opinion", ("cpl_meeting_held",), Period(days=30), PROCEDURAL, False),
     ("funders_new_decision", ("cpl_opinion_notified", "cpl_opinion_deemed"), Period(days=30), PROCEDURAL, False),
     ("cpl_minutes", ("cpl_meeting_held",), Period(months=2), PROCEDURAL, False),
+    # Not in SPEC §5: the règlement intérieur's carence (annex 5 art. 4), added with issue 12 (interpretation).
+    ("cpl_carence_window", ("cpl_carence_recorded",), Period(months=1), PROCEDURAL, False),
     ("refund", ("termination_effective_date",), Period(months=2), PROCEDURAL, False),
 ]
 
