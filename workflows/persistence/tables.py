@@ -82,7 +82,7 @@ class DeadlineRow(SQLModel, table=True):
         # By status and due date (the sweep, `deadlines_due`), covering the columns a "due soon" list shows.
         Index("ix_deadlines_status_due", "status", "due", "case_id", "key", "ident", "kind", "recipients", "label"),
         # The dashboard's "À traiter": only the open rows (pending, breached), by due date (migration 0009).
-        Index("ix_deadlines_open", "status", "due", "case_id", "key", "at_expiry",
+        Index("ix_deadlines_open", "due", "case_id", "key", "status", "at_expiry",
               sqlite_where=text("status IN ('pending', 'breached')"),
               postgresql_where=text("status IN ('pending', 'breached')")),
         # A case's rows of one key (e.g. its socle missions' deployment: "missions déployées"), by status.

@@ -307,7 +307,8 @@ def todo_page(uow: SqlUnitOfWork, user: User, *, today: date, cases: CaseFilters
     are then read by id — joined to `cases` only when a condition is on the case (scope, filters): the cost
     grows with the deadlines in the window, not with the portfolio."""
     d, c = DeadlineRow.__table__.c, Case.__table__.c
-    on_cases = case_conditions(user, cases, indexed=False)
+    # SQLite's planner must be kept from starting at `cases` (see `_unindexed`); PostgreSQL plans it well as is.
+    on_cases = case_conditions(user, cases, indexed=uow.engine.dialect.name != "sqlite")
     # From each deadline to its case, never the other way (`+ 0` keeps `deadlines.case_id`'s index out of it).
     source = (DeadlineRow.__table__.join(Case.__table__, c.id == d.case_id + 0) if on_cases
               else DeadlineRow.__table__)

@@ -22,7 +22,7 @@ OPEN = sa.text("status IN ('pending', 'breached')")
 
 
 def upgrade() -> None:
-    op.create_index('ix_deadlines_open', 'deadlines', ['status', 'due', 'case_id', 'key', 'at_expiry'],
+    op.create_index('ix_deadlines_open', 'deadlines', ['due', 'case_id', 'key', 'status', 'at_expiry'],
                     unique=False, sqlite_where=OPEN, postgresql_where=OPEN)
     op.create_index('ix_deadlines_case_key_status', 'deadlines', ['case_id', 'key', 'status'], unique=False)
 
