@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint, text
+from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -81,10 +81,8 @@ class DeadlineRow(SQLModel, table=True):
         UniqueConstraint("case_id", "ident", name="uq_deadline_case_ident"),
         # By status and due date (the sweep, `deadlines_due`), covering the columns a "due soon" list shows.
         Index("ix_deadlines_status_due", "status", "due", "case_id", "key", "ident", "kind", "recipients", "label"),
-        # The dashboard's "À traiter": only the open rows (pending, breached), by due date (migration 0009).
-        Index("ix_deadlines_open", "due", "case_id", "key", "status", "at_expiry",
-              sqlite_where=text("status IN ('pending', 'breached')"),
-              postgresql_where=text("status IN ('pending', 'breached')")),
+        # PostgreSQL also has ix_deadlines_open (due, case_id, key, status, at_expiry) WHERE status IN ('pending',
+        # 'breached'), for *À traiter* (migration 0009; SQLite plans that page better on ix_deadlines_status_due).
         # A case's rows of one key (e.g. its socle missions' deployment: "missions déployées"), by status.
         Index("ix_deadlines_case_key_status", "case_id", "key", "status"),
     )
