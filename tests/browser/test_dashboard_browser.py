@@ -174,3 +174,32 @@ def test_the_other_pages_pass_axe_as_the_administrator_uses_them(page: Page, ser
     expect(page.get_by_label("Référent ARS")).to_be_visible()
     audit(page, "Référents et contact")
     audit.assert_clean()
+
+
+def test_a_legal_officer_opens_the_docket_and_downloads_a_letter_and_the_case_file(
+        page: Page, served, audit) -> None:
+    page.set_default_timeout(15_000)
+    sign_in(page, served.url, "juridique@ars.example.fr")
+    page.get_by_role("link", name="Contentieux").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Contentieux")
+    rows = page.locator("table tbody tr")
+    expect(rows.first).to_be_visible()  # the demo has terminations and CPL referrals in progress
+    audit(page, "Contentieux")
+
+    # The first case of the docket: its letters, then the case file, as files a lawyer can keep.
+    rows.first.locator("a[href^='/cpts/']").first.click()
+    expect(page).to_have_url(re.compile(r"/cpts/\d+$"))
+    audit(page, "Fiche CPTS (juridique)")
+    page.get_by_role("button", name="Lettres").click()
+    audit(page, "Lettres")
+    letter = page.locator("a[href$='.docx']").first
+    with page.expect_download() as letter_download:
+        letter.click()
+    assert letter_download.value.suggested_filename.endswith(".docx")
+    page.go_back()
+    with page.expect_download() as file_download:
+        page.get_by_role("button", name="Dossier (PDF)").click()
+    assert file_download.value.suggested_filename.endswith(".pdf")
+    with open(file_download.value.path(), "rb") as pdf:
+        assert pdf.read(5) == b"%PDF-"
+    audit.assert_clean()
