@@ -189,8 +189,7 @@ def outstanding(lines: ContractLines | None, key: tuple[str, int], recorded: Rec
     if key == ("refund", 0):
         key = ("refund", lines.termination_year or 0)
     indices = lines.by_line.get(key, ())
-    mine = {k: amount for k, amount in recorded.items() if k == key or (k == ("refund", 0) and key[0] == "refund")}
-    paid = _allocated(lines, indices, mine)
+    paid = _allocated(lines, key, _by_line(lines, recorded).get(key, ZERO))
     owed, awaiting, cancelled = ZERO, False, 0
     for index in indices:
         amount = lines.amounts[index][0]
@@ -303,12 +302,37 @@ class ContractLines:
         return year is not None and end is not None and not d.termination_settlement \
             and d.year >= year and d.due > end
 
+    @cached_property
+    def filling_order(self) -> dict[tuple[str, int], tuple[int, ...]]:
+        """The indices of the lines of each (component, year) in the order a sum paid on it fills them: live
+        lines first, earliest first."""
+        return {key: tuple(sorted(indices, key=lambda i: (self.cancelled(i), self.drafts[i].due)))
+                for key, indices in self.by_line.items()}
+
+    @cached_property
+    def order(self) -> tuple[int, ...]:
+        """The indices of the lines in the échéancier's order (due date, component, year; statuses never change
+        it). The sort is stable, as sorting the lines themselves was."""
+        drafts = self.drafts
+        return tuple(sorted(range(len(drafts)), key=lambda i: (
+            drafts[i].due, _COMPONENT_ORDER.get(drafts[i].component, len(_COMPONENT_ORDER)), drafts[i].year)))
+
+    @cached_property
+    def settlement(self) -> tuple[Decimal, Decimal | None]:
+        """(refund owed, what the termination year is due) in cents."""
+        return to_cents(self.refund), None if self.year_due is None else to_cents(self.year_due)
+
+    @cached_property
+    def _last_statuses(self) -> list[tuple[dict[tuple[str, int], Decimal], date, tuple[PaymentLine, ...]]]:
+        """The statuses last computed (at most one): (the sums paid by line, today, the lines by index). The
+        next payment changes one (component, year): only its lines are computed again (see `_statuses`)."""
+        return []
+
     def schedule(self, payments: Recorded, today: date) -> PaymentSchedule:
-        return PaymentSchedule(
-            lines=tuple(sorted(_statuses(self, payments, today), key=_line_order)),
-            refund_owed=to_cents(self.refund),
-            termination_year_due=None if self.year_due is None else to_cents(self.year_due),
-        )
+        lines = _statuses(self, payments, today)  # by index
+        refund_owed, termination_year_due = self.settlement
+        return PaymentSchedule(lines=tuple(lines[i] for i in self.order), refund_owed=refund_owed,
+                               termination_year_due=termination_year_due)
 
 
 class _Projection:
@@ -578,35 +602,79 @@ class _Projection:
                 ))
         return extra, Fraction(0), due
 
-def _allocated(drafted: ContractLines, indices: Sequence[int], payments: Recorded) -> dict[int, Decimal]:
-    """What was paid on each line of `indices`. The sum paid on a (component, year) fills its lines in turn,
+
+def _by_line(drafted: ContractLines, payments: Recorded) -> Recorded:
+    """`payments` by the (component, year) they settle: a refund received ("refund", 0) goes to the termination
+    year's refund."""
+    year = drafted.termination_year
+    if year is None or ("refund", 0) not in payments:
+        return payments
+    unallocated = dict(payments)
+    unallocated[("refund", year)] = unallocated.get(("refund", year), ZERO) + unallocated.pop(("refund", 0))
+    return unallocated
+
+
+def _allocated(drafted: ContractLines, key: tuple[str, int], left: Decimal) -> dict[int, Decimal]:
+    """What the sum `left` paid on `key` = (component, year) puts on each of its lines. It fills them in turn,
     live lines first, earliest first; a line takes at most its amount (a payment is checked against what is
     owed when recorded), and what a later change of the contract left beyond the lines stays on the last one,
-    so the sums reconcile. A refund received ("refund", 0) goes to the termination year's refund."""
-    year = drafted.termination_year
-    unallocated = dict(payments)
-    if year is not None and ("refund", 0) in unallocated:
-        unallocated[("refund", year)] = unallocated.get(("refund", year), ZERO) + unallocated.pop(("refund", 0))
+    so the sums reconcile."""
     paid: dict[int, Decimal] = {}
-    last_of: dict[tuple[str, int], int] = {}
-    for index in sorted(indices, key=lambda i: (drafted.cancelled(i), drafted.drafts[i].due)):
-        d, amount = drafted.drafts[index], drafted.amounts[index][0]
-        key = (d.component, d.year)
-        left = unallocated.get(key, ZERO)
+    last: int | None = None
+    for index in drafted.filling_order.get(key, ()):
+        amount = drafted.amounts[index][0]
         if amount is None or left <= 0:
             continue
         paid[index] = min(left, amount)
-        unallocated[key] = left - paid[index]
-        last_of[key] = index
-    for key, index in last_of.items():
-        paid[index] += unallocated[key]
+        left = left - paid[index]
+        last = index
+    if last is not None:
+        paid[last] += left
     return paid
 
 
-def _statuses(drafted: ContractLines, payments: Recorded, today: date) -> list[PaymentLine]:
-    paid = _allocated(drafted, range(len(drafted.drafts)), payments)
+def _statuses(drafted: ContractLines, payments: Recorded, today: date) -> tuple[PaymentLine, ...]:
+    """Every line (in the drafts' order) with what was paid on it and its status as of `today`.
+
+    The lines of a (component, year) depend only on the sum paid on it and on the day: when the statuses last
+    computed were for the same day, only the (component, year)s whose sum is not the same as then (to the
+    exponent: `_same_sum`) are computed again."""
+    by_line = _by_line(drafted, payments)
+    memo = drafted._last_statuses
+    last = memo[0] if memo else None  # one read: another thread may replace it meanwhile
+    if last is not None and last[1] == today:
+        sums, lines = last[0], list(last[2])
+        changed = [key for key, left in by_line.items() if not _same_sum(sums.get(key), left)]
+        changed += [key for key in sums if key not in by_line]
+        for key in changed:
+            indices = drafted.by_line.get(key)
+            if indices is not None:
+                for index, line in zip(indices, _group_statuses(drafted, key, indices, by_line.get(key), today),
+                                       strict=True):
+                    lines[index] = line
+    else:
+        placed = {index: line for key, indices in drafted.by_line.items()
+                  for index, line in zip(indices, _group_statuses(drafted, key, indices, by_line.get(key), today),
+                                         strict=True)}
+        lines = [placed[index] for index in range(len(drafted.drafts))]
+    computed = tuple(lines)
+    memo[:] = [(dict(by_line), today, computed)]
+    return computed
+
+
+def _same_sum(a: Decimal | None, b: Decimal | None) -> bool:
+    """The same sum, written alike: 10.0 and 10.00 are equal but shown differently (usually the very same
+    object: a replay carries the sums a payment did not move)."""
+    return a is b or (a is not None and b is not None and a.as_tuple() == b.as_tuple())
+
+
+def _group_statuses(drafted: ContractLines, key: tuple[str, int], indices: tuple[int, ...], left: Decimal | None,
+                    today: date) -> tuple[PaymentLine, ...]:
+    """The lines of one (component, year), `left` having been paid on it (None: nothing)."""
+    paid = _allocated(drafted, key, left) if left is not None else {}
     lines = []
-    for index, d in enumerate(drafted.drafts):
+    for index in indices:
+        d = drafted.drafts[index]
         amount, ceiling = drafted.amounts[index]
         on_line = paid.get(index, ZERO)
         if drafted.cancelled(index) and (amount is None or on_line < amount):
@@ -621,11 +689,7 @@ def _statuses(drafted: ContractLines, payments: Recorded, today: date) -> list[P
             status = "overdue" if d.due < today else "scheduled"
         lines.append(PaymentLine(d.component, d.year, d.due, amount, status, drafted.explanations[index], d.mission,
                                  ceiling, on_line))
-    return lines
-
-
-def _line_order(line: PaymentLine) -> tuple[date, int, int]:
-    return line.due, _COMPONENT_ORDER.get(line.component, len(_COMPONENT_ORDER)), line.year
+    return tuple(lines)
 
 
 def _after(anchor: date, period: Period) -> date:

@@ -157,6 +157,14 @@ class Checkpoint:
     journaled_system: dict[tuple[str, date], JournalEntry]
     population: int
     termination_effective_on: date | None
+    # The contract's lines as the replay last drafted them, with the terms they were drafted for (a resume that
+    # keeps those terms does not draft them again), and how many accepted entries change the terms.
+    lines: tuple[tuple[int, date | None], ContractLines | None] | None = None
+    terms_accepted: int = 0
+    idents: frozenset[str] = frozenset()  # of `deadlines`
+    # The deadlines as last frozen by the replay that made the checkpoint (filled by its `finish`, before the
+    # checkpoint is handed out; a cache, see `_Replay.freeze`): index → (the deadline frozen, its frozen form).
+    frozen: dict[int, tuple[OpenDeadline, Deadline]] = field(default_factory=dict)
 
 
 def replay(
@@ -247,6 +255,7 @@ class _Replay:
         # The contract's lines as of the last payment checked, with the terms they were drafted for.
         self.terms_accepted = 0  # accepted entries that change the contract's terms (payments.TERMS_EVENTS)
         self.lines: tuple[tuple[int, date | None], ContractLines | None] | None = None
+        self.frozen: dict[int, tuple[OpenDeadline, Deadline]] = {}  # see `freeze`
 
     @classmethod
     def resumed(cls, checkpoint: Checkpoint, rules: Ruleset, today: date, check: NewEventCheck | None) -> _Replay:
@@ -255,12 +264,18 @@ class _Replay:
         run.facts = _copy_facts(checkpoint.facts)
         run.model = LifecycleModel(run.facts)
         run.deadlines = [copy.copy(d) if d.is_open else d for d in checkpoint.deadlines]
-        run.idents = {d.ident for d in run.deadlines}
+        run.idents = set(checkpoint.idents)
+        if len(run.idents) != len(run.deadlines):
+            run.idents = {d.ident for d in run.deadlines}
+        run.frozen = dict(checkpoint.frozen)
         run.history = list(checkpoint.history)
         run.due_system = list(checkpoint.due_system)
         run.rejected = list(checkpoint.rejected)
         run.accepted = list(checkpoint.accepted)
-        run.terms_accepted = sum(1 for e in run.accepted if e.type in TERMS_EVENTS)
+        run.terms_accepted = checkpoint.terms_accepted
+        lines = checkpoint.lines
+        if lines is not None and (lines[1] is None or lines[1].ruleset is rules):
+            run.lines = lines  # immutable: shared
         run.recorded_payments = dict(checkpoint.recorded_payments)
         run.voided = dict(checkpoint.voided)
         run.journaled_system = dict(checkpoint.journaled_system)
@@ -283,7 +298,25 @@ class _Replay:
             self.checkpoint = self._checkpoint()
         self._fire_timers(before=self.today)
         payments = self.schedule_payments(self.accepted) if with_payments else None
-        return self.projection(tuple(d.freeze(self.today) for d in self.deadlines), payments)
+        return self.projection(tuple(self.freeze(i, d) for i, d in enumerate(self.deadlines)), payments)
+
+    def freeze(self, index: int, deadline: OpenDeadline) -> Deadline:
+        """`deadline` (the `index`-th) frozen as of today, reusing its last frozen form when nothing of it can
+        have changed. The replay only appends deadlines, and changes one only while it is open (completes,
+        cancels or closes it; a resume works on copies of the open ones): a closed deadline's frozen form is
+        final, and an open one's changes only with its status as of the day."""
+        known = self.frozen.get(index)
+        if known is not None:
+            before, frozen = known
+            if before is deadline and not deadline.is_open:
+                return frozen
+            if (deadline.is_open and frozen.met_on is None and frozen.closed_on is None
+                    and frozen.explanation is deadline.explanation and frozen.key == deadline.key
+                    and frozen.note == deadline.note and frozen.status == deadline.status(self.today)):
+                return frozen
+        frozen = deadline.freeze(self.today)
+        self.frozen[index] = (deadline, frozen)
+        return frozen
 
     def projection(self, deadlines: tuple[Deadline, ...], payments: PaymentSchedule | None) -> Projection:
         """The replay's state as a Projection as of `today`, with its deadlines already frozen for that day."""
@@ -312,7 +345,8 @@ class _Replay:
             history=tuple(self.history), due_system=tuple(self.due_system), rejected=tuple(self.rejected),
             accepted=tuple(self.accepted), recorded_payments=dict(self.recorded_payments),
             voided=dict(self.voided), journaled_system=dict(self.journaled_system), population=self.population,
-            termination_effective_on=self.termination_effective_on,
+            termination_effective_on=self.termination_effective_on, lines=self.lines,
+            terms_accepted=self.terms_accepted, idents=frozenset(self.idents), frozen=self.frozen,
         )
 
     def _apply(self, entry: JournalEntry) -> None:
@@ -476,15 +510,19 @@ class _Replay:
             self.facts.open_windows[rule.key] = deadline.due
         return deadline
 
-    def outstanding(self, key: tuple[str, int]) -> Outstanding:
-        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year)."""
-        # The contract's lines change only with its terms and its termination: kept while those stay.
-        terms = (self.terms_accepted, self.termination_effective_on)
+    def contract_lines(self, termination: date | None) -> ContractLines | None:
+        """The lines of the contract of the events accepted so far, ending at `termination` (None before the
+        signature). They change only with its terms and its termination: kept while those stay, so that the
+        payment guard and the échéancier draft them once."""
+        terms = (self.terms_accepted, termination)
         if self.lines is None or self.lines[0] != terms:
             self.lines = (terms, contract_lines(self.accepted, self.rules, population=self.base_population,
-                                                termination_effective=self.termination_effective_on,
-                                                calendar=self.calendar))
-        return outstanding(self.lines[1], key, self.recorded_payments)
+                                                termination_effective=termination, calendar=self.calendar))
+        return self.lines[1]
+
+    def outstanding(self, key: tuple[str, int]) -> Outstanding:
+        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year)."""
+        return outstanding(self.contract_lines(self.termination_effective_on), key, self.recorded_payments)
 
     def schedule_payments(self, entries: Sequence[JournalEntry],
                          termination: date | None = None) -> PaymentSchedule | None:
@@ -493,9 +531,13 @@ class _Replay:
             return None
         # The case's population; contract_signed's own population (if any) wins inside payment_schedule.
         # `entries` are always the accepted ones, whose recorded payments the replay keeps counted.
+        end = termination or self.termination_effective_on
+        if entries is self.accepted or entries == self.accepted:  # the lines the payment guard drafted
+            lines = self.contract_lines(end)
+            if lines is not None:
+                return lines.schedule(self.recorded_payments, self.today)
         return payment_schedule(entries, self.rules, self.today, population=self.base_population,
-                                termination_effective=termination or self.termination_effective_on,
-                                calendar=self.calendar, recorded=self.recorded_payments)
+                                termination_effective=end, calendar=self.calendar, recorded=self.recorded_payments)
 
 
 _ANCHORED: dict[int, tuple[Ruleset, dict[str, tuple[DeadlineRule, ...]]]] = {}

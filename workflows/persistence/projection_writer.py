@@ -9,7 +9,8 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from lifecycle.calendar import DateExplanation
-from lifecycle.deadlines import explain
+from lifecycle.deadlines import Deadline, explain
+from lifecycle.payments import PaymentLine
 from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
 from lifecycle.ruleset import Ruleset
@@ -36,13 +37,29 @@ def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date) -> da
     return min(days, default=None)
 
 
-def deadline_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
-    return [
-        {"case_id": case_id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
-         "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry, "recipients": json.dumps(list(d.recipients)),
-         "explanation": _explanation_json(d.explanation, d.note)}
-        for d in projection.deadlines
-    ]
+def deadline_rows(case_id: int, projection: Projection, previous: CachedReplay | None = None) -> list[dict[str, Any]]:
+    """The case's deadline rows. With `previous`, what was last written for the case: a deadline that is the very
+    object written then (the replay keeps a deadline's frozen form while it cannot change) keeps its row."""
+    earlier = previous.projection.deadlines if previous is not None and previous.projection is not None else ()
+    rows = []
+    for i, d in enumerate(projection.deadlines):
+        row = None
+        if previous is not None and i < len(earlier) and earlier[i] is d:
+            row = previous.deadlines.get(d.ident)
+        rows.append(row if row is not None and row["case_id"] == case_id else _deadline_row(case_id, d))
+    return rows
+
+
+def _deadline_row(case_id: int, d: Deadline) -> dict[str, Any]:
+    return {"case_id": case_id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
+            "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry, "recipients": _recipients_json(d.recipients),
+            "explanation": _explanation_json(d.explanation, d.note)}
+
+
+@lru_cache(maxsize=256)
+def _recipients_json(recipients: tuple[str, ...]) -> str:
+    """The stored recipients of a deadline: a rule's few tuples, written again and again (computed once)."""
+    return json.dumps(list(recipients))
 
 
 @lru_cache(maxsize=4096)
@@ -52,14 +69,25 @@ def _explanation_json(explanation: DateExplanation, note: str) -> str:
     return canonical_json({**explanation.as_dict(), "note": note, "text": explain(explanation, note)})
 
 
-def payment_rows(case_id: int, projection: Projection) -> list[dict[str, Any]]:
+def payment_rows(case_id: int, projection: Projection, previous: CachedReplay | None = None) -> list[dict[str, Any]]:
+    """The case's payment rows. With `previous`, what was last written for the case: a line that is the very object
+    written then (the échéancier keeps the lines a payment did not move) keeps its row."""
     lines = projection.payments.lines if projection.payments else ()
-    return [
-        {"case_id": case_id, "component": line.component, "mission": line.mission, "year": line.year,
-         "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "paid": line.paid, "status": line.status,
-         "explanation": line.explanation}
-        for line in lines
-    ]
+    schedule = previous.projection.payments if previous is not None and previous.projection is not None else None
+    earlier = schedule.lines if schedule is not None else ()
+    rows = []
+    for i, line in enumerate(lines):
+        row = None
+        if previous is not None and i < min(len(earlier), len(previous.payments)) and earlier[i] is line:
+            row = previous.payments[i]
+        rows.append(row if row is not None and row["case_id"] == case_id else _payment_row(case_id, line))
+    return rows
+
+
+def _payment_row(case_id: int, line: PaymentLine) -> dict[str, Any]:
+    return {"case_id": case_id, "component": line.component, "mission": line.mission, "year": line.year,
+            "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "paid": line.paid, "status": line.status,
+            "explanation": line.explanation}
 
 
 def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,
@@ -76,6 +104,10 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
     """
     version = case.version
     previous = uow.checkpoints.get(case.id, version=version, head=case.journal_head)
+    # The rows first (pure), so that the statements below follow one another without a pause.
+    deadlines = {row["ident"]: row for row in deadline_rows(case.id, projection, previous)}
+    payments = payment_rows(case.id, projection, previous)
+    changed_lines = _changed_lines(previous.payments, payments) if previous is not None else None
     written = uow.cases.update_if_version(case.id, version, {
         "state": projection.state, "version": version + 1, "population": projection.population,
         "size": rules.size_for(projection.population), "updated_at": now, "journal_head": head,
@@ -88,17 +120,15 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
         raise ConcurrentModification(
             f"case {case.id} was changed by someone else meanwhile (version {version}); reload and retry"
         )
-    deadlines = {row["ident"]: row for row in deadline_rows(case.id, projection)}
-    payments = payment_rows(case.id, projection)
     if previous is None:
         uow.projections.replace(case.id, list(deadlines.values()), payments)
     else:
         old = previous.deadlines
-        changed_lines = _changed_lines(previous.payments, payments)
         uow.projections.change(
             case.id,
             insert=[row for ident, row in deadlines.items() if ident not in old],
-            update=[row for ident, row in deadlines.items() if ident in old and old[ident] != row],
+            update=[row for ident, row in deadlines.items()
+                    if ident in old and old[ident] is not row and old[ident] != row],
             delete=[ident for ident in old if ident not in deadlines],
             payments=payments if changed_lines is None else None,
             payment_updates=changed_lines or [],
@@ -111,9 +141,17 @@ def _changed_lines(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list
     """The payment rows that changed (a payment moves one line's `paid` and status), when every line kept its
     place and identity; None when the échéancier itself changed (it is then written anew)."""
     keys = [payment_line_key(row) for row in new]
-    if keys != [payment_line_key(row) for row in old] or len(set(keys)) != len(keys):
+    if len(keys) != len(old) or len(set(keys)) != len(keys):
         return None
-    return [row for before, row in zip(old, new, strict=True) if before != row]
+    changed = []
+    for before, row, key in zip(old, new, keys, strict=True):
+        if before is row:  # a row kept as it was written (`payment_rows`)
+            continue
+        if payment_line_key(before) != key:
+            return None
+        if before != row:
+            changed.append(row)
+    return changed
 
 
 def refuse_write(case: Case, problems: list[str]) -> NoReturn:

@@ -152,14 +152,22 @@ class OutboxRepository(ABC):
 
 
 # ------------------------------------------------------------------------------------------- SQL
-_JOURNAL_INSERT = JournalRow.__table__.insert()
+# Inline: without the RETURNING of the new id (PostgreSQL), which nothing reads.
+_JOURNAL_INSERT = JournalRow.__table__.insert().inline()
 # A line of one case's échéancier, and what a payment changes on it (the rows have no identity column).
 _PAYMENT_KEY = ("case_id", "component", "mission", "year", "due")
 _PAYMENT_VALUES = ("amount", "ceiling", "paid", "status", "explanation")
+# `=` on the key's NOT NULL columns (the case's index on PostgreSQL, where IS NOT DISTINCT FROM is not indexable and
+# would scan every payment row); IS NOT DISTINCT FROM on the nullable mission only.
 _PAYMENT_LINE_UPDATE = (PaymentRow.__table__.update()
                         .where(*(PaymentRow.__table__.c[k].is_not_distinct_from(bindparam(f"old_{k}"))
+                                 if PaymentRow.__table__.c[k].nullable else
+                                 PaymentRow.__table__.c[k] == bindparam(f"old_{k}")
                                  for k in _PAYMENT_KEY))
                         .values({k: bindparam(f"new_{k}") for k in _PAYMENT_VALUES}))
+
+
+_CASE_BY_ID = select(Case).where(col(Case.id) == bindparam("case_id"))
 
 
 def payment_line_key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -195,7 +203,11 @@ class SqlCaseRepository(CaseRepository):
         self.session = session
 
     def find(self, case_id: int) -> Case | None:
-        return self.session.get(Case, case_id)
+        if self.session.identity_map or self.session.new:
+            return self.session.get(Case, case_id)
+        # A fresh session (a use case's first read, e.g. every write's): the query session.get would run, built
+        # once instead of on every call.
+        return self.session.exec(_CASE_BY_ID, params={"case_id": case_id}).first()
 
     def lock_for_sweep(self, case_id: int) -> Case | None:
         query = select(Case).where(Case.id == case_id)
