@@ -34,7 +34,7 @@ from dashboard.security import (
 )
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services.clock import utc_now
-from workflows.settings import Settings
+from workflows.settings import Settings, use_rulesets
 
 log = logging.getLogger("cpts.web")
 
@@ -44,13 +44,15 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings, *, uow: SqlUnitOfWork | None = None,
                now: Callable[[], datetime] | None = None) -> FastAPI:
     """The web application on the configured database (or `uow`), its clock `now` (default: the real one)."""
+    use_rulesets(settings)  # the deployment's ruleset files (CPTS_RULESETS_DIR); RulesetError if one is refused
     if uow is None:
         from workflows.persistence.db import open_engine
 
         uow = SqlUnitOfWork(open_engine(settings.database_url), keys=settings.journal_keys())
     app = FastAPI(title="cpts-lifecycle", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(check_csrf)])
-    app.state.web = Web(uow=uow.reader(), writer=uow, now=now or utc_now, templates=make_templates())
+    app.state.web = Web(uow=uow.reader(), writer=uow, now=now or utc_now, templates=make_templates(),
+                        cpl_members=settings.cpl_members)
     app.middleware("http")(security_headers_middleware(_unexpected))
     app.add_middleware(SessionMiddleware, **session_options(settings.web_secret, settings.web_https))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

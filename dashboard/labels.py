@@ -76,7 +76,8 @@ PAYMENT_STATUS_TONES = {"paid": "success", "partially_paid": "info", "overdue": 
 # Échéancier components (SPEC §7): "fonctionnement.advance", "<mission>.fixed.balance", "<mission>.variable",
 # "refund"; see `component_label`.
 COMPONENT_PARTS = {"advance": "avance", "balance": "solde", "fixed.advance": "part fixe, avance",
-                   "fixed.balance": "part fixe, solde", "variable": "part variable"}
+                   "fixed.balance": "part fixe, solde", "variable": "part variable",
+                   "complement": "complément (hausse de l'avenant 2)"}
 
 # Notifications of the outbox: their status and what they are.
 OUTBOX_STATUS_LABELS = {"pending": "En attente", "sending": "En cours d'envoi", "sent": "Envoyée",
@@ -134,7 +135,8 @@ EVENT_LABELS = {
 
 MISSION_LABELS = {"access": "Accès aux soins", "parcours": "Parcours pluri-professionnels",
                   "prevention": "Prévention", "quality": "Qualité et pertinence",
-                  "support": "Accompagnement des professionnels"}
+                  "support": "Accompagnement des professionnels",
+                  "crisis": "Réponse aux crises sanitaires graves"}
 
 
 def component_label(component: str) -> str:
@@ -142,6 +144,8 @@ def component_label(component: str) -> str:
     "Remboursement du trop-perçu"."""
     if component == "refund":
         return "Remboursement du trop-perçu"
+    if component == "loi_support":
+        return "Soutien dès la lettre d'intention"
     head, _, part = component.partition(".")
     name = "Fonctionnement" if head == "fonctionnement" else MISSION_LABELS.get(head, head)
     return f"{name} — {COMPONENT_PARTS.get(part, part)}" if part else name
@@ -176,6 +180,7 @@ FIELD_LABELS = {
     "proxies": "Délégations de vote (JSON)",
     "votes": "Vote (JSON)",
     "second_vote": "Second vote, à bulletin secret (JSON)",
+    "seats": "Sièges de la CPL par section",
     "section": "Section à l'origine de la carence",
 }
 # Where the same key means something else for one event.

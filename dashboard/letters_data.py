@@ -23,6 +23,7 @@ from dashboard.explain import explanation_lines
 from dashboard.formatting import euros, long_date
 from documents.letters import KINDS, CaseIdentity, LetterAmount, LetterData, LetterDate, letter_kind
 from lifecycle.errors import DomainError
+from lifecycle.events import read_evidence
 from workflows.persistence.tables import Case
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.case_page import CaseSheet, DeadlineLine, JournalLine, PaymentLineView, case_sheet
@@ -112,7 +113,7 @@ def _resiliation(source: _Source) -> LetterData:
     }
     return _letter(sheet, "resiliation", dates=dates, words={
         "grounds": GROUNDS.get(str(notice.data.get("grounds")), "[motif à préciser]"),
-        "notice_evidence": f" (pièce : {notice.evidence})" if notice.evidence else "",
+        "notice_evidence": f" (pièce : {evidence_words(notice.evidence)})" if notice.evidence else "",
     }, flags={"window_after_effect": window.due > effective.due})
 
 
@@ -248,16 +249,19 @@ def _remboursement(source: _Source) -> LetterData:
     dates = {"effective": _effect_on(sheet, effective_on),
              "refund_due": _dated("Date limite du remboursement", deadline)}
     computed = _refund_computation(source.refund_text(), refund, sheet, effective_on)
+    # The refund is computed from every component of its year: "à confirmer" when one of their rows is.
+    doubt = refund.to_confirm or ""
     amounts = {
         "due_for_year": LetterAmount(f"Rémunération due pour l'année {refund.year}", computed.due,
-                                     euros(computed.due), computed.due_explanation),
+                                     euros(computed.due), computed.due_explanation, to_confirm=doubt),
         "advances": LetterAmount(f"Avances versées pour l'année {refund.year}", computed.advances,
                                  euros(computed.advances),
                                  f"Avances de l'année {refund.year} du contrat échues au plus tard à la prise "
                                  f"d'effet de la résiliation, le {long_date(effective_on)} (ACI art. 11.3)."),
         "refund": LetterAmount("Montant à rembourser", refund.amount, euros(refund.amount),
                                f"Avances versées ({euros(computed.advances)}) moins la rémunération due "
-                               f"({euros(computed.due)}) pour l'année {refund.year} (ACI art. 11.3)."),
+                               f"({euros(computed.due)}) pour l'année {refund.year} (ACI art. 11.3).",
+                               to_confirm=doubt),
     }
     partly = refund.paid > 0
     if partly:
@@ -265,7 +269,8 @@ def _remboursement(source: _Source) -> LetterData:
         amounts["received"] = LetterAmount("Remboursement déjà reçu", refund.paid, euros(refund.paid),
                                            "Sommes reçues au titre du remboursement, enregistrées au dossier.")
         amounts["remaining"] = LetterAmount("Reste à rembourser", remaining, euros(remaining),
-                                            f"{euros(refund.amount)} moins {euros(refund.paid)} déjà reçus.")
+                                            f"{euros(refund.amount)} moins {euros(refund.paid)} déjà reçus.",
+                                            to_confirm=doubt)
     return _letter(sheet, "remboursement", dates=dates, amounts=amounts, words={"year": str(refund.year)},
                    flags={"partly_received": partly})
 
@@ -420,7 +425,8 @@ def _referral_date(referral: JournalLine) -> LetterDate:
 
 # ------------------------------------------------------------------------------------------------ explanations
 def _dated(label: str, deadline: DeadlineLine) -> LetterDate:
-    return LetterDate(label, deadline.due, long_date(deadline.due), _sentence(deadline))
+    return LetterDate(label, deadline.due, long_date(deadline.due), _sentence(deadline),
+                      to_confirm=deadline.to_confirm or "")
 
 
 def _sentence(deadline: DeadlineLine) -> str:
@@ -443,9 +449,25 @@ def _uncapitalised(text: str) -> str:
     return text if len(text) > 1 and text[1].isupper() else text[:1].lower() + text[1:]
 
 
+def evidence_words(stored: str) -> str:
+    """An event's evidence in a sentence: the free reference as given, or "LRAR n° …, présentée le …, avis de
+    réception signé le …" for the registered letter (structured evidence)."""
+    proof = read_evidence(stored)
+    if proof is None or not proof.structured:
+        return stored
+    parts = [f"LRAR n° {proof.lrar}"] if proof.lrar else []
+    if proof.presented_on:
+        parts.append(f"première présentation le {long_date(proof.presented_on)}")
+    if proof.received_on:
+        parts.append(f"avis de réception signé le {long_date(proof.received_on)}")
+    if proof.reference:
+        parts.append(f"réf. {proof.reference}")
+    return ", ".join(parts)
+
+
 def _recorded(label: str, line: JournalLine, what: str, role: str) -> LetterDate:
     """A date the journal holds (the day an act was done), with where it is recorded."""
-    evidence = f", pièce : {line.evidence}" if line.evidence else ""
+    evidence = f", pièce : {evidence_words(line.evidence)}" if line.evidence else ""
     return LetterDate(label, line.at, long_date(line.at),
                       f"{what}, enregistrée au journal du dossier (saisie n° {line.seq}{evidence})"
                       + (f" : {role}." if role else "."))

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from dashboard import formatting, labels
+from lifecycle.handlers import CPL_SEATS_SOURCE
 from lifecycle.ruleset import load_ruleset
 
 log = logging.getLogger("cpts.web")
@@ -131,6 +132,9 @@ KEY_WORDS = {
     "evidence": "pièce justificative", "event date": "date de l'événement", "attainment": "taux d'atteinte",
     "present": "membres présents", "represented": "membres représentés", "proxies": "délégations de vote",
     "votes": "vote", "second_vote": "second vote", "section": "section à l'origine de la carence",
+    "lrar": "n° de la lettre recommandée", "presented_on": "date de première présentation",
+    "received_on": "date de réception (AR signé)", "seats": "sièges de la CPL par section",
+    "reference": "autre référence",
 }
 # The values of the choices a refusal may list, by data key (missions and components: `labels`): the form's
 # words, in lower case inside a sentence (acronyms kept: "ARS", "PRS").
@@ -262,7 +266,7 @@ def _field(value: str | None, groups: Groups) -> str:
         return KEY_WORDS[key]
     if key == "event data":
         return "données de l'événement"
-    cpl = re.fullmatch(r"(present|represented|votes|second_vote|proxies)(?:\[(\d+)\])?(?:\.(\w+))?", key)
+    cpl = re.fullmatch(r"(present|represented|votes|second_vote|proxies|seats)(?:\[(\d+)\])?(?:\.(\w+))?", key)
     if cpl:
         base, index, part = cpl.groups()
         where = f", délégation n° {int(index) + 1}" if index else ""
@@ -342,7 +346,8 @@ def _line(value: str | None, groups: Groups) -> str:
 @lru_cache(maxsize=1)
 def _deadline_labels() -> dict[str, str]:
     rules = load_ruleset()
-    return {key: re.sub(r"\s*\([^)]*\{year\}[^)]*\)", "", rule.label) for key, rule in rules.deadlines.items()}
+    return {key: re.sub(r"\s*\([^)]*\{year\}[^)]*\)", "", rule.label)
+            for key, rule in rules.lineage_deadlines.items()}
 
 
 def _deadline(value: str | None, groups: Groups) -> str:
@@ -515,6 +520,11 @@ def _nested(table: Callable[[], tuple[Rule, ...]]) -> Converter:
     return convert
 
 
+def _seats_source(value: str | None, groups: Groups) -> str:
+    """Where a CPL's seats come from: the ruleset's article, or the composition recorded with the meeting."""
+    return "composition de la CPL enregistrée avec la réunion" if value == CPL_SEATS_SOURCE else (value or "")
+
+
 CONVERTERS: dict[str, Converter] = {
     "text": _text, "date": _date, "event": _event, "state": _state, "states": _states, "mission": _mission,
     "missions": _missions, "documents": _documents, "choices": _choices, "field": _field, "fields": _fields,
@@ -525,6 +535,7 @@ CONVERTERS: dict[str, Converter] = {
     "problem": _problem, "json_error": _json_error, "json_type": _json_type, "option": _option,
     "address_reason": _address_reason, "role": _role, "scope": _scope, "seat": _seat, "case_name": _case_name,
     "overlaps": _overlaps, "section": _section, "keys": _keys, "cpl_problems": _cpl_problems,
+    "seats_source": _seats_source,
     # Pieces that are messages themselves: translated by their table, or the whole message is not.
     "message": _nested(lambda: MESSAGES), "reason": _nested(lambda: REASONS), "expected": _nested(lambda: EXPECTED),
 }
@@ -536,9 +547,17 @@ EXPECTED = _rules(
     (r"expected a list among (?P<allowed>.+)", "attendu une liste parmi {allowed:choices}"),
     (r"expected a text such as \"(?P<example>.*)\"", "attendu un texte, par exemple « {example} »"),
     (r"expected true or false", "attendu oui ou non"),
+    (r"expected the registered letter's number, letters and digits \(at most (?P<max>\S+) characters\), "
+     r"e\.g\. \"(?P<example>.*)\"",
+     "attendu le numéro de la lettre recommandée, en lettres et chiffres ({max:number} caractères au plus), par "
+     "exemple « {example} »"),
     (r"expected a whole number of inhabitants from (?P<low>.+) to (?P<high>.+)",
      "attendu un nombre entier d'habitants de {low:number} à {high:number}"),
     (r"expected a contract year from 1 to 5", "attendu une année du contrat de 1 à 5"),
+    (r"expected a contract year from 1 to 5 \(0 for loi_support, paid before the contract\)",
+     "attendu une année du contrat de 1 à 5 (0 pour le soutien dès la lettre d'intention, versé avant le contrat)"),
+    (r"expected a list of 1 to (?P<most>\S+) texts, e\.g\. \[(?P<example>.*)\], or one text",
+     "attendu une liste de 1 à {most:number} textes, par exemple [{example}], ou un seul texte"),
     (r"expected an amount in euros such as \"12500\.00\"", "attendu un montant en euros, par exemple 12 500,00"),
     (r"expected an amount in euros such as \"12500\.00\", with at most 2 decimals and at most (?P<most>.+)",
      "attendu un montant en euros, par exemple 12 500,00, avec au plus 2 décimales et au plus {most:euros}"),
@@ -597,6 +616,10 @@ REASONS = _rules(
     (r"the ACI is not in force on that date", "l'ACI n'est pas en vigueur à cette date"),
     (r"mission (?P<mission>\S+) is not in the contract \(contract missions: (?P<contract>.*)\)",
      "la mission {mission:mission} ne fait pas partie du contrat (missions du contrat : {contract:missions})"),
+    (r"mission (?P<mission>\S+) applies to this contract from (?P<day>\S+) \(the anniversary at which it comes "
+     r"under the amended accord\): record its start on or after that day",
+     "la mission {mission:mission} s'applique à ce contrat à partir du {day:date} (l'anniversaire auquel il passe "
+     "sous l'accord modifié) : enregistrez son démarrage ce jour-là ou après"),
     (r"mission (?P<mission>\S+) already started on (?P<day>\S+)",
      "la mission {mission:mission} a déjà démarré le {day:date}"),
     (r"mission (?P<mission>\S+) has not started yet \(record mission_started first\)",
@@ -670,7 +693,7 @@ REASONS = _rules(
     (r"(?P<n>\S+) (?P<section>\S+) members present or represented, but the \S+ section has (?P<seats>\S+) members "
      r"\((?P<source>.+)\)",
      "{n} membres de la section {section:section} présents ou représentés, mais cette section ne compte que "
-     "{seats} membres ({source})"),
+     "{seats} membres ({source:seats_source})"),
     (r"(?P<holder>.+) holds (?P<n>\S+) proxies: no member holds more than (?P<most>\S+) \((?P<source>.+)\)",
      "{holder} détient {n} délégations de vote : aucun membre ne peut en recevoir plus de {most} ({source})"),
     (r"the CPL cannot deliberate: (?P<problems>.+) \((?P<source>.+)\)",
@@ -748,6 +771,10 @@ MESSAGES = _rules(
      r"snp_orientation\)",
      "un avenant doit changer quelque chose : la population, les missions ajoutées ou retirées, ou le service "
      "d'orientation des soins non programmés"),
+    (r"cpl_meeting_held: seats go with a deliberation: give present and votes too",
+     "les sièges de la CPL accompagnent une délibération : indiquez aussi les membres présents et le vote"),
+    (r"(?P<key>\S+)=0 is not accepted: a section of the CPL has at least 1 seat",
+     "{key:field} : 0 n'est pas accepté ; chaque section de la CPL compte au moins un siège"),
     (r"cpl_meeting_held: a deliberation needs (?P<keys>.+) \(members present per section and the vote\)",
      "une délibération de la CPL indique {keys:keys} (membres présents par section et vote)"),
     (r"cpl_meeting_held: (?P<proxies>\S+) proxies for (?P<n>\S+) members represented: each proxy represents a "
@@ -769,6 +796,34 @@ MESSAGES = _rules(
      "{key:field} : missions inconnues {unknown:value} ; attendu parmi {allowed:missions}"),
     (r"(?P<key>\S+): unknown document\(s\) (?P<unknown>.+): expected (?P<allowed>.+)",
      "{key:field} : pièces inconnues {unknown:value} ; attendu parmi {allowed:documents}"),
+    # lifecycle.events: structured evidence (the registered letter's number and dates).
+    (r"evidence text starts with '\{', which marks structured evidence: give the letter's number and dates as "
+     r"lrar, presented_on and received_on",
+     "pièce justificative : une référence libre ne peut pas commencer par « {{ » (réservé à la pièce structurée) ; "
+     "indiquez le numéro et les dates de la lettre dans leurs champs"),
+    (r"evidence: unknown key\(s\) (?P<unknown>.+): accepted: (?P<allowed>.+)",
+     "pièce justificative : clés inconnues {unknown:value} ; acceptées : {allowed:fields}"),
+    (r"evidence: (?P<key>\S+) (?P<day>\S+) is in the future \(today is (?P<today>\S+) at the seat\): give the date "
+     r"written on the letter or its receipt",
+     "{key:field} : le {day:date} est dans le futur (nous sommes le {today:date} au siège) ; indiquez la date "
+     "inscrite sur la lettre ou sur l'avis de réception"),
+    (r"evidence: received_on (?P<received>\S+) is before presented_on (?P<presented>\S+): a letter is received on or "
+     r"after its first presentation",
+     "date de réception (AR signé) : le {received:date} précède la première présentation du {presented:date} ; une "
+     "lettre est reçue le jour de sa première présentation ou après"),
+    (r"evidence: presented_on (?P<presented>\S+) is after the event date (?P<at>\S+): a letter received that day was "
+     r"first presented on or before it",
+     "date de première présentation : le {presented:date} est postérieur à la date de l'événement, le {at:date} ; "
+     "une lettre reçue ce jour-là a été présentée ce jour-là ou avant"),
+    (r"evidence: received_on (?P<received>\S+) is before the event date (?P<at>\S+): the receipt the event records "
+     r"cannot come after the signed receipt; date the event on or before it",
+     "date de réception (AR signé) : le {received:date} précède la date de l'événement, le {at:date} ; la "
+     "réception enregistrée ne peut pas être postérieure à l'avis de réception signé : datez l'événement au plus "
+     "tard de ce jour"),
+    (r"evidence: (?P<key>\S+) (?P<day>\S+) is before the event date (?P<at>\S+): a letter sent that day reaches its "
+     r"addressee on or after it",
+     "{key:field} : le {day:date} précède la date de l'événement, le {at:date} ; une lettre envoyée ce jour-là "
+     "parvient à son destinataire ce jour-là ou après"),
     (r"evidence has (?P<n>\S+) characters: at most (?P<max>\S+) \(a reference to the letter or file, not its "
      r"text\)",
      "pièce justificative : {n:number} caractères, {max:number} au plus (la référence du courrier ou du fichier, "

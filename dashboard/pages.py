@@ -6,8 +6,8 @@ the `current_user` dependency, and answer with `render(request, "page.html", {..
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class Web:
     writer: SqlUnitOfWork
     now: Callable[[], datetime]
     templates: Jinja2Templates
+    # The deployment's CPL composition (Settings.cpl_members), recorded into the deliberations recorded here.
+    cpl_members: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def today(self) -> date:
         """Today in France (the latest local date over the seats' time zones): what "overdue" is measured on."""

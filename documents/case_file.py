@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from lifecycle.calendar import french_date
+from lifecycle.events import Evidence, read_evidence
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "documents"
 TEMPLATE = "case_file.html"
@@ -93,6 +94,12 @@ class JournalRecord:
     key_id: str
     prev_hash: str
     hash: str
+
+    @property
+    def proof(self) -> Evidence | None:
+        """The evidence read back: a free reference, or the registered letter's number and dates (the hash
+        covers `evidence` as stored)."""
+        return read_evidence(self.evidence)
 
 
 @dataclass(frozen=True)

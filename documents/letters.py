@@ -101,6 +101,7 @@ class LetterDate:
     day: date
     text: str
     explanation: str
+    to_confirm: str = ""  # the source of an unverified ruleset row the date comes from ("": a certain date)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class LetterAmount:
     amount: Decimal
     text: str
     explanation: str
+    to_confirm: str = ""  # the source of an unverified ruleset row the amount comes from ("": a certain amount)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,22 @@ class LetterData:
         return (*self.dates.values(), *self.amounts.values())
 
 
+def to_confirm_sentence(source: str) -> str:
+    """The sentence a letter adds to the explanation of a date or an amount computed from a ruleset row not
+    checked against the signed text (ACI avenant 2)."""
+    return (f"À confirmer : cette valeur est calculée d'après une disposition dont le texte signé n'a pas encore été "
+            f"vérifié (source : {source.rstrip('.')}).")
+
+
+def unverified(value: LetterDate | LetterAmount) -> LetterDate | LetterAmount:
+    """`value` with the "à confirmer" sentence after its explanation when it has a source to confirm."""
+    from dataclasses import replace
+
+    if not value.to_confirm or value.explanation.endswith(to_confirm_sentence(value.to_confirm)):
+        return value
+    return replace(value, explanation=f"{value.explanation} {to_confirm_sentence(value.to_confirm)}")
+
+
 def render_letter(kind: str, data: LetterData) -> bytes:
     """The .docx of a letter of `kind` filled with `data`."""
     from docxtpl import DocxTemplate
@@ -150,8 +168,10 @@ def render_letter(kind: str, data: LetterData) -> bytes:
         raise ValueError(f"data for a {data.kind!r} letter handed to the {letter.name!r} template")
     source = files("templates").joinpath("letters", letter.template).read_bytes()
     template = DocxTemplate(io.BytesIO(source))
-    context = {"case": data.case, "issued_on": data.issued_on, "d": dict(data.dates), "a": dict(data.amounts),
-               "w": dict(data.words), "f": dict(data.flags), "annex": data.annex}
+    dates = {name: unverified(value) for name, value in data.dates.items()}
+    amounts = {name: unverified(value) for name, value in data.amounts.items()}
+    context = {"case": data.case, "issued_on": data.issued_on, "d": dates, "a": amounts,
+               "w": dict(data.words), "f": dict(data.flags), "annex": (*dates.values(), *amounts.values())}
     # Autoescaped: a CPTS named "Santé & Territoires" stays valid XML.
     template.render(context, jinja_env=Environment(undefined=StrictUndefined, autoescape=True), autoescape=True)
     out = io.BytesIO()

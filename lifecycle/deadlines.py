@@ -73,6 +73,8 @@ class OpenDeadline:
             interpretation=self.rule.interpretation,
             explanation=self.explanation,
             note=self.note,
+            ruleset=self.rule.ruleset,
+            verified=self.rule.verified,
         )
 
 
@@ -99,6 +101,8 @@ class Deadline:
     interpretation: bool
     explanation: DateExplanation
     note: str = ""
+    ruleset: str = ""  # the ruleset file whose row gave the period (`ACI-2019`, `ACI-2019+A2`)
+    verified: bool = True  # that row was checked against the signed text; else the date is "à confirmer"
 
     def explain(self) -> str:
         return explain(self.explanation, self.note)
@@ -116,6 +120,8 @@ class Deadline:
             "anchor": self.anchor.isoformat(),
             "source": self.source,
             "interpretation": self.interpretation,
+            "ruleset": self.ruleset,
+            "verified": self.verified,
             "explanation": self.explain(),
         }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from typing import Any
 
 from lifecycle.errors import EventRejected
 
-MISSIONS = ("access", "parcours", "prevention", "quality", "support")
+MISSIONS = ("access", "parcours", "prevention", "quality", "support", "crisis")  # crisis: ACI avenant 2
 OPTIONAL_MISSIONS = ("quality", "support")
 DOCUMENTS = ("health_project", "statutes", "territory", "members")
 CPL_SECTIONS = ("professional", "social")  # the two sections of a commission paritaire (ACI art. 12.1.1)
@@ -27,8 +28,10 @@ MAX_CPL_MEMBERS = 1000  # far above any section's seats (a count, bounded so a m
 PAYMENT_COMPONENTS = (
     "fonctionnement.advance",
     "fonctionnement.balance",
+    "fonctionnement.complement",  # ACI avenant 2 (signature_year reading): the raise of the signature year
     *(f"{m}.{part}" for m in MISSIONS for part in ("fixed.advance", "fixed.balance", "variable")),
     "refund",
+    "loi_support",  # paid when the lettre d'intention is validated (ACI avenant 2), "year" 0
 )
 
 
@@ -94,22 +97,169 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def validate_evidence(evidence: object) -> str | None:
-    """The evidence reference of an event (e.g. an LRAR number), trimmed, or None; EventRejected if it is not
-    one line of at most 500 characters."""
+def validate_evidence(evidence: object, *, event_type: str | None = None, at: date | None = None) -> str | None:
+    """The evidence of an event as the journal stores it (and hashes it), or None; EventRejected when it is
+    malformed or contradicts the event's date.
+
+    A text (e.g. "LRAR 1A 123 456 7890 1") is a free reference, stored trimmed, as it always was. A mapping
+    with `reference`, `lrar`, `presented_on` and `received_on` (each optional) is structured evidence, stored
+    as `Evidence.stored()` (canonical JSON); given with a reference only, it is stored as that text."""
     if evidence is None:
         return None
+    if isinstance(evidence, Evidence):
+        evidence = evidence.as_dict()
+    if isinstance(evidence, Mapping):
+        return _structured_evidence(evidence, event_type, at).stored()
     if not isinstance(evidence, str):
         raise EventRejected(f"evidence={_shown(evidence)} is not accepted: expected a text such as "
                             "\"LRAR 1A 123 456 7890 1\"")
-    problem = _text_problem(evidence)
+    text = _evidence_text(evidence)
+    if text is not None and text.startswith("{"):
+        raise EventRejected("evidence text starts with '{', which marks structured evidence: give the letter's "
+                            "number and dates as lrar, presented_on and received_on")
+    return text
+
+
+def _evidence_text(text: str) -> str | None:
+    """A free evidence reference, trimmed (None when blank): one line of at most 500 characters."""
+    problem = _text_problem(text)
     if problem:
         raise EventRejected(f"evidence contains {problem}: expected one line of printable text")
-    evidence = evidence.strip()
-    if len(evidence) > MAX_EVIDENCE_CHARS:
-        raise EventRejected(f"evidence has {len(evidence)} characters: at most {MAX_EVIDENCE_CHARS} "
+    text = text.strip()
+    if len(text) > MAX_EVIDENCE_CHARS:
+        raise EventRejected(f"evidence has {len(text)} characters: at most {MAX_EVIDENCE_CHARS} "
                             "(a reference to the letter or file, not its text)")
-    return evidence or None
+    return text or None
+
+
+# ---- structured evidence: the registered letter (lettre recommandée avec accusé de réception) behind an event.
+# The event's own date stays the legal anchor; the letter's dates are what the legal staff quote in a dispute.
+EVIDENCE_KEYS = ("reference", "lrar", "presented_on", "received_on")
+MAX_LRAR_CHARS = 40  # La Poste's numbers have 13 characters ("1A 123 456 7890 1"); room for other carriers
+_LRAR = re.compile(r"[A-Z0-9][A-Z0-9 .\-/]*")
+# Events dated the day a letter was received (the CPTS, the funders or the CPL received it), and those dated
+# the day one was sent: the letter's dates must fit around the event's date (README, "Structured evidence").
+RECEIPT_EVENTS = frozenset({"health_project_received", "contract_refusal_received", "termination_notice_received",
+                            "cpl_referral_received"})
+SENDING_EVENTS = frozenset({"cpl_convocations_sent", "cpl_agenda_sent"})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An event's evidence as read back from the journal.
+
+    Attributes:
+        reference: the free reference (a file name, a register number), or None.
+        lrar: the registered letter's number (LRAR), upper case, blanks collapsed, or None.
+        presented_on: the day the letter was first presented (date de première présentation), or None.
+        received_on: the day its receipt was signed (date de réception on the avis de réception), or None.
+    """
+
+    reference: str | None = None
+    lrar: str | None = None
+    presented_on: date | None = None
+    received_on: date | None = None
+
+    @property
+    def structured(self) -> bool:
+        return self.lrar is not None or self.presented_on is not None or self.received_on is not None
+
+    def as_dict(self) -> dict[str, str]:
+        """The parts given, dates as YYYY-MM-DD (the shape `validate_evidence` accepts and JSON outputs show)."""
+        parts = {"reference": self.reference, "lrar": self.lrar,
+                 "presented_on": self.presented_on.isoformat() if self.presented_on else None,
+                 "received_on": self.received_on.isoformat() if self.received_on else None}
+        return {key: value for key, value in parts.items() if value is not None}
+
+    def stored(self) -> str | None:
+        """What the journal's evidence column holds: the reference alone as its text (as evidence always was),
+        else the parts as canonical JSON (keys sorted, no blanks), which `read_evidence` recognises."""
+        if not self.structured:
+            return self.reference
+        return json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def read_evidence(stored: str | None) -> Evidence | None:
+    """The evidence of a journal row: structured when the column holds exactly the canonical JSON that
+    `Evidence.stored` writes, else a free reference (every row written before structured evidence)."""
+    if not stored:
+        return None
+    if stored.startswith("{"):
+        with contextlib.suppress(ValueError, TypeError, EventRejected):
+            parts = json.loads(stored)
+            if isinstance(parts, dict) and parts and set(parts) <= set(EVIDENCE_KEYS):
+                evidence = Evidence(
+                    reference=parts.get("reference"), lrar=parts.get("lrar"),
+                    presented_on=parse_date(parts["presented_on"]) if "presented_on" in parts else None,
+                    received_on=parse_date(parts["received_on"]) if "received_on" in parts else None)
+                if evidence.stored() == stored:
+                    return evidence
+    return Evidence(reference=stored)
+
+
+def check_evidence_not_after(stored: str | None, today: date) -> None:
+    """EventRejected if the letter's dates in `stored` evidence lie after `today` (they are facts of the past)."""
+    evidence = read_evidence(stored)
+    for key in ("presented_on", "received_on"):
+        day = getattr(evidence, key) if evidence is not None else None
+        if day is not None and day > today:
+            raise EventRejected(f"evidence: {key} {day.isoformat()} is in the future (today is {today.isoformat()} "
+                                "at the seat): give the date written on the letter or its receipt")
+
+
+def _structured_evidence(parts: Mapping[object, object], event_type: str | None, at: date | None) -> Evidence:
+    unknown = sorted(str(key)[:40] for key in parts if key not in EVIDENCE_KEYS)
+    if unknown:
+        raise EventRejected(f"evidence: unknown key(s) {', '.join(unknown)}: accepted: {', '.join(EVIDENCE_KEYS)}")
+    given = {key: value for key, value in parts.items() if value is not None and value != ""}
+    reference = given.get("reference")
+    if reference is not None:
+        if not isinstance(reference, str):
+            raise EventRejected(f"evidence={_shown(reference)} is not accepted: expected a text such as "
+                                "\"LRAR 1A 123 456 7890 1\"")
+        reference = _evidence_text(reference)
+    evidence = Evidence(
+        reference=reference, lrar=_lrar(given["lrar"]) if "lrar" in given else None,
+        presented_on=parse_date(given["presented_on"], "presented_on") if "presented_on" in given else None,
+        received_on=parse_date(given["received_on"], "received_on") if "received_on" in given else None)
+    if reference is not None and reference.startswith("{"):
+        raise EventRejected("evidence text starts with '{', which marks structured evidence: give the letter's "
+                            "number and dates as lrar, presented_on and received_on")
+    _check_letter_dates(evidence, event_type, at)
+    return evidence
+
+
+def _lrar(value: object) -> str:
+    text = " ".join(value.split()).upper() if isinstance(value, str) and len(value) <= 200 else None
+    if not text or len(text) > MAX_LRAR_CHARS or not _LRAR.fullmatch(text) or not any(c.isdigit() for c in text):
+        raise EventRejected(f"lrar={_shown(value)} is not accepted: expected the registered letter's number, letters "
+                            f"and digits (at most {MAX_LRAR_CHARS} characters), e.g. \"1A 123 456 7890 1\"")
+    return text
+
+
+def _check_letter_dates(evidence: Evidence, event_type: str | None, at: date | None) -> None:
+    """A letter is received on or after its first presentation; a letter whose receipt the event records was
+    presented on or before the event's date and signed for on or after it (the anchor lies between the two);
+    a letter the event sends was presented and received on or after the event's date."""
+    presented, received = evidence.presented_on, evidence.received_on
+    if presented and received and received < presented:
+        raise EventRejected(f"evidence: received_on {received.isoformat()} is before presented_on "
+                            f"{presented.isoformat()}: a letter is received on or after its first presentation")
+    if at is None:
+        return
+    if event_type in RECEIPT_EVENTS:
+        if presented and presented > at:
+            raise EventRejected(f"evidence: presented_on {presented.isoformat()} is after the event date "
+                                f"{at.isoformat()}: a letter received that day was first presented on or before it")
+        if received and received < at:
+            raise EventRejected(f"evidence: received_on {received.isoformat()} is before the event date "
+                                f"{at.isoformat()}: the receipt the event records cannot come after the signed "
+                                "receipt; date the event on or before it")
+    elif event_type in SENDING_EVENTS:
+        for key, day in (("presented_on", presented), ("received_on", received)):
+            if day and day < at:
+                raise EventRejected(f"evidence: {key} {day.isoformat()} is before the event date {at.isoformat()}: "
+                                    "a letter sent that day reaches its addressee on or after it")
 
 
 def parse_data_json(text: str) -> dict[str, Any]:
@@ -261,6 +411,14 @@ def _year(key: str, value: object) -> object:
     return value
 
 
+@_shaped("year")
+def _payment_year(key: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a contract year from 1 to 5 (0 for "
+                            "loi_support, paid before the contract)")
+    return value
+
+
 def _parse_amount(key: str, value: object) -> Decimal:
     """An amount in euros, exact, with at most 2 decimals and at most 999 999 999 999.99 (never a float's
     approximation: "12500.00" or 12500 rather than 12500.1 typed as a float)."""
@@ -331,6 +489,23 @@ def _iso_date(key: str, value: object) -> object:
 def _text(key: str, value: object) -> object:
     if not isinstance(value, str) or not value.strip():
         raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a non-empty text")
+    return value
+
+
+MAX_ORIENTATIONS = 50  # a lettre d'intention names a handful of orientations
+
+
+@_shaped("text")
+def _orientations(key: str, value: object) -> object:
+    """The orientations of a lettre d'intention: a list of texts (each non-empty), or one text (as before)."""
+    if isinstance(value, str):
+        return _text(key, value)
+    if not isinstance(value, list) or not value or len(value) > MAX_ORIENTATIONS:
+        raise EventRejected(f"{key}={_shown(value)} is not accepted: expected a list of 1 to {MAX_ORIENTATIONS} "
+                            "texts, e.g. [\"accès aux soins\", \"parcours\"], or one text")
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise EventRejected(f"{key}[{i}]={_shown(item)} is not accepted: expected a non-empty text")
     return value
 
 
@@ -417,6 +592,7 @@ _CPL_EXAMPLES = {
     "proxies": '[{"holder": "Dr Martin", "count": 1}]',
     "votes": '{"for": 4, "against": 3, "blank": 1, "abstention": 0}',
     "second_vote": '{"for": 4, "against": 3, "blank": 1, "abstention": 0}',
+    "seats": '{"professional": 8, "social": 8}',
 }
 
 
@@ -438,6 +614,17 @@ def _counts(key: str, value: object, names: tuple[str, ...]) -> dict[str, int]:
 def _sections(key: str, value: object) -> object:
     """Members per section: {"professional": n, "social": n}."""
     return _counts(key, value, CPL_SECTIONS)
+
+
+@_shaped("text")
+def _seats(key: str, value: object) -> object:
+    """The CPL's composition the deliberation was held under: seats per section {"professional": n, "social": n},
+    each at least 1 (recorded by the application from the deployment's setting when not given)."""
+    seats = _counts(key, value, CPL_SECTIONS)
+    empty = [section for section, count in seats.items() if count < 1]
+    if empty:
+        raise EventRejected(f"{key}.{empty[0]}=0 is not accepted: a section of the CPL has at least 1 seat")
+    return seats
 
 
 @_shaped("text")
@@ -476,6 +663,8 @@ def _check_deliberation(clean: dict[str, Any]) -> None:
     secret vote, and only a tie does (annex 5 art. 2)."""
     if not clean:
         return  # the meeting without its deliberation (journals recorded before the deliberation was asked)
+    if set(clean) == {"seats"}:
+        raise EventRejected("cpl_meeting_held: seats go with a deliberation: give present and votes too")
     missing = [key for key in ("present", "votes") if key not in clean]
     if missing:
         raise EventRejected(f"cpl_meeting_held: a deliberation needs {' and '.join(missing)} "
@@ -527,7 +716,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
     for spec in [
         EventSpec("contact_recorded", required={"source": _choice("ars", "cpam", "msa", "porteur")}),
         EventSpec("first_meeting_held"),
-        EventSpec("loi_submitted", optional={"orientations": _text}),
+        EventSpec("loi_submitted", optional={"orientations": _orientations}),
         EventSpec(
             "loi_decision",
             required={"party": _choice("ars", "am"), "decision": _choice("approve", "reject")},
@@ -567,7 +756,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         ),
         EventSpec(
             "payment_recorded",
-            required={"component": _choice(*PAYMENT_COMPONENTS), "year": _year, "amount": _paid_amount},
+            required={"component": _choice(*PAYMENT_COMPONENTS), "year": _payment_year, "amount": _paid_amount},
         ),
         EventSpec(
             "termination_notice_received",
@@ -581,7 +770,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec(
             "cpl_meeting_held",
             optional={"present": _sections, "represented": _sections, "proxies": _proxies, "votes": _votes,
-                      "second_vote": _votes},
+                      "second_vote": _votes, "seats": _seats},
         ),
         EventSpec("cpl_opinion_notified", required={"opinion": _choice(*CPL_OPINIONS)}),
         EventSpec("cpl_opinion_deemed", system=True),

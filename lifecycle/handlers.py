@@ -15,6 +15,7 @@ A new event type, or a ruleset version with a new special case, adds a handler h
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol, TypeVar
@@ -64,6 +65,8 @@ class Replay(Protocol):
 EventHandler = Callable[[Replay, date, dict[str, Any]], None]
 CompletionMatcher = Callable[[Replay, OpenDeadline, date, dict[str, Any]], bool]
 _Handler = TypeVar("_Handler", EventHandler, CompletionMatcher)
+# Where a deliberation's seats come from when the event records them (refusals quote it).
+CPL_SEATS_SOURCE = "the CPL's composition recorded with the meeting"
 
 BEFORE_FIRING: dict[str, EventHandler] = {}  # event type → sets the facts its guards read
 ON_ACCEPTED: dict[str, EventHandler] = {}  # event type → updates the case's facts
@@ -120,8 +123,14 @@ def _what_the_line_still_owes(replay: Replay, at: date, data: dict[str, Any]) ->
 
 @before_firing("cpl_meeting_held")
 def _cpl_settings(replay: Replay, at: date, data: dict[str, Any]) -> None:
-    """Annex 5 art. 2: the deliberation's guard reads the CPL's sections, quorum and proxies from the ruleset."""
-    replay.facts.cpl = replay.rules.cpl
+    """Annex 5 art. 2: the deliberation's guard reads the CPL's sections, quorum and proxies from the ruleset —
+    the seats per section from the event when it records them (the deployment's CPL, recorded when the meeting
+    was: a later change of setting never changes a past deliberation), else the ruleset's defaults."""
+    cpl = replay.rules.cpl
+    if cpl is not None and data.get("seats"):
+        cpl = dataclasses.replace(cpl, members=dict(data["seats"]), members_source=CPL_SEATS_SOURCE,
+                                  members_interpretation=False)
+    replay.facts.cpl = cpl
 
 
 # ------------------------------------------------------------------------------------- facts
@@ -164,7 +173,9 @@ def _contract_terms(replay: Replay, at: date, data: dict[str, Any]) -> None:
     facts = replay.facts
     facts.contract_signed_on = at
     facts.anniversaries = tuple(contract_anniversary(at, k) for k in range(replay.rules.contract_years + 1))
-    facts.contract_missions = (*replay.rules.socle_missions, *data.get("missions", []))
+    coming = replay.rules.missions_coming(at, facts.anniversaries)
+    facts.contract_missions = (*replay.rules.missions_at_signature(at), *data.get("missions", []), *coming)
+    facts.mission_from = {mission: facts.anniversaries[year - 1] for mission, (year, _) in coming.items()}
     if data.get("population") is not None:
         replay.population = data["population"]
 
@@ -272,6 +283,24 @@ def _per_contract_year_deadlines(replay: Replay, at: date, data: dict[str, Any])
                 anniversary = replay.facts.anniversaries[year]
                 label = f"anniversary {year} of the contract signed {at.isoformat()}"
                 replay.open_deadline(rule, "anniversary", replay.compute_due(rule, anniversary, label), year=year)
+    _deadlines_of_missions_coming(replay, at, data)
+
+
+def _deadlines_of_missions_coming(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    """A socle mission the contract comes under at an anniversary (an amendment's, SPEC §7.6 reading): its
+    deadlines anchored on the signature count from that anniversary instead, and are "à confirmer" (the
+    transition is a reading of ours)."""
+    for mission, (year, version) in replay.rules.missions_coming(at, replay.facts.anniversaries).items():
+        begins = replay.facts.anniversaries[year - 1]
+        transition = version.row("transition")
+        for rule in version.deadlines.values():
+            if rule.mission != mission or "contract_signed" not in rule.anchors:
+                continue
+            moved = dataclasses.replace(rule, verified=False, interpretation=True,
+                            source=f"{rule.source}; {transition.source}")
+            label = (f"anniversary {year - 1} of the contract signed {at.isoformat()}, from which its mission "
+                     f"{mission} is under {version.id}")
+            replay.open_deadline(moved, "anniversary", replay.compute_due(moved, begins, label))
 
 
 @opens("cpl_meeting_scheduled")

@@ -77,7 +77,9 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["contract_year_begun", "missions_in_contract"]},
     {"trigger": "members_list_updated", "source": IN_CONTRACT, "dest": None},
     {"trigger": "avenant_signed", "source": "contracted", "dest": None, "conditions": "avenant_consistent"},
-    {"trigger": "payment_recorded", "source": AFTER_SIGNATURE, "dest": None, "conditions": "payment_owed"},
+    # From the validation of the lettre d'intention: the payment it brings under ACI avenant 2.
+    {"trigger": "payment_recorded", "source": [*FIR_STATES, *AFTER_SIGNATURE], "dest": None,
+     "conditions": "payment_owed"},
     {"trigger": "termination_notice_received", "source": "contracted", "dest": "termination_pending",
      "conditions": "termination_grounds_given"},
     {"trigger": "cpl_referral_received", "source": "termination_pending", "dest": "termination_suspended",
@@ -147,6 +149,8 @@ class CaseFacts:
     contract_signed_on: date | None = None
     anniversaries: tuple[date, ...] = ()
     contract_missions: tuple[str, ...] = ()
+    # A mission the contract comes under later (an amendment's, SPEC §7.6 reading): the day it applies from.
+    mission_from: dict[str, date] = field(default_factory=dict)
     started: dict[str, date] = field(default_factory=dict)
     deployed: dict[str, date] = field(default_factory=dict)
     termination_initiator: str | None = None
@@ -271,6 +275,11 @@ class LifecycleModel:
                                 f"(contract missions: {', '.join(self.facts.contract_missions)})")
         if mission in self.facts.started:
             return self._refuse(f"mission {mission} already started on {self.facts.started[mission].isoformat()}")
+        applies_from = self.facts.mission_from.get(mission)
+        if applies_from is not None and self._at(event) < applies_from:
+            return self._refuse(f"mission {mission} applies to this contract from {applies_from.isoformat()} "
+                                "(the anniversary at which it comes under the amended accord): record its start "
+                                "on or after that day")
         return True
 
     def mission_can_deploy(self, event: EventData) -> bool:

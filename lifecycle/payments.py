@@ -20,7 +20,7 @@ from lifecycle.calendar import LegalCalendar, Period, add_months, contract_anniv
 from lifecycle.events import MISSIONS, PAYMENT_COMPONENTS, JournalEntry
 from lifecycle.indicators import attainment
 from lifecycle.rates import rate_text
-from lifecycle.ruleset import Ruleset
+from lifecycle.ruleset import RowSource, Ruleset
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -43,6 +43,12 @@ class PaymentLine:
     mission: str | None = None
     ceiling: Decimal | None = None  # at full attainment for a variable line; else the amount
     paid: Decimal = ZERO  # recorded payments allocated to this line (one or more instalments)
+    origin: RowSource | None = None  # the ruleset and the row whose amounts produced the line
+
+    @property
+    def verified(self) -> bool:
+        """Whether the line's amount comes from values checked against the signed text (else "à confirmer")."""
+        return self.origin is None or self.origin.verified
 
     @property
     def remaining(self) -> Decimal | None:
@@ -66,6 +72,9 @@ class PaymentLine:
             "paid": str(self.paid),
             "remaining": None if remaining is None else str(remaining),
             "explanation": self.explanation,
+            "ruleset": self.origin.ruleset if self.origin else None,
+            "row": self.origin.key if self.origin else None,
+            "verified": self.verified,
         }
 
 
@@ -162,7 +171,7 @@ def payment_schedule(
     if found is None:
         return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
     contract, drafted = found
-    return drafted.schedule(recorded if recorded is not None else _recorded_payments(contract, drafted), today)
+    return drafted.schedule(recorded if recorded is not None else _recorded_payments(entries, drafted), today)
 
 
 def contract_lines(
@@ -207,18 +216,30 @@ def _drafted_for(entries: Sequence[JournalEntry], ruleset: Ruleset, population: 
                  ) -> tuple[Sequence[JournalEntry], ContractLines] | None:
     """The contract's entries and its lines before statuses (None before the signature), memoised."""
     signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
-    if signed_at is None:
+    validated = loi_validated_on(entries)
+    loi = _loi_line(ruleset, validated, population) if validated is not None else None
+    if signed_at is None and loi is None:
         return None
-    contract = entries[signed_at:]
+    contract = entries[signed_at:] if signed_at is not None else ()
     # The lines and their arithmetic depend only on the contract's terms (signature, starts, avenants,
-    # attainments, termination); recorded payments and `today` only set statuses. Memoised on those inputs.
-    key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None,
+    # attainments, termination) and the LOI's validation; recorded payments and `today` only set statuses.
+    # Memoised on those inputs.
+    key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None, validated,
            tuple((e.type, e.at, _frozen(e.data)) for e in contract if e.type in TERMS_EVENTS))
     drafted = _DRAFTED.get(key)
     if drafted is None or drafted.ruleset is not ruleset:
-        projection = _Projection(contract, ruleset, population, termination_effective)
-        projection.calendar = calendar
-        drafted = projection.drafted()
+        if signed_at is None:
+            drafted = ContractLines(ruleset, (), (), (), Fraction(0), None, None, None)
+        else:
+            projection = _Projection(contract, ruleset, population, termination_effective)
+            projection.calendar = calendar
+            drafted = projection.drafted()
+        if loi is not None:
+            draft, explanation, origin = loi
+            drafted = replace(drafted, drafts=(draft, *drafted.drafts),
+                              explanations=(explanation, *drafted.explanations),
+                              amounts=((to_cents(draft.exact or Fraction(0)),) * 2, *drafted.amounts),
+                              origins=(origin, *(drafted.origins or (None,) * len(drafted.drafts))))
         _DRAFTED[key] = drafted
         while len(_DRAFTED) > _DRAFTED_CAPACITY:
             _DRAFTED.popitem(last=False)
@@ -229,7 +250,7 @@ def _drafted_for(entries: Sequence[JournalEntry], ruleset: Ruleset, population: 
 
 # Journal events that change the contract's lines (payment_recorded and refund_received only change statuses).
 TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed", "indicators_reported",
-                           "termination_effective"})
+                           "termination_effective", "loi_submitted", "loi_decision"})
 _DRAFTED_CAPACITY = 512
 _DRAFTED: OrderedDict[tuple[Any, ...], ContractLines] = OrderedDict()
 
@@ -269,6 +290,46 @@ def _recorded_payments(contract: Sequence[JournalEntry], drafted: ContractLines)
     return recorded
 
 
+def loi_validated_on(entries: Sequence[JournalEntry]) -> date | None:
+    """The day the lettre d'intention was validated: the loi_decision that completed both approvals (ARS and
+    AM) of the letter last submitted (I §3); None if it never was."""
+    approvals: set[str] = set()
+    for entry in entries:
+        if entry.type == "loi_submitted":
+            approvals = set()
+        elif entry.type == "loi_decision":
+            if entry.data.get("decision") != "approve":
+                approvals = set()
+                continue
+            approvals.add(entry.data.get("party", ""))
+            if {"ars", "am"} <= approvals:
+                return entry.at
+        elif entry.type == "contract_signed":
+            return None
+    return None
+
+
+def _loi_line(ruleset: Ruleset, validated: date, population: int) -> tuple[_Draft, str, RowSource] | None:
+    """The payment at the validation of the lettre d'intention, under a version that has one (avenant 2)."""
+    version = ruleset.version_on(validated)
+    if not version.loi_support:
+        return None
+    size = version.size_for(population)
+    amount = version.loi_support[size - 1]
+    origin = version.row("amounts.loi_support")
+    draft = _Draft("loi_support", 0, validated, Fraction(amount),
+                   f"{_euros(amount)} for a size-{size} territory ({version.id}: support from the lettre "
+                   "d'intention)")
+    explanation = (f"{draft.explanation}; due {validated.isoformat()}: the validation of the lettre d'intention "
+                   f"(the second approval, ARS and AM){_marker(origin)}")
+    return draft, explanation, origin
+
+
+def _marker(origin: RowSource | None) -> str:
+    """What an explanation says of a line computed from an unverified row."""
+    return "" if origin is None or origin.verified else f"; {origin.cite()} — {origin.marker()}"
+
+
 @dataclass(frozen=True)
 class ContractLines:
     """A contract's lines before statuses: what recorded payments and `today` do not change.
@@ -286,6 +347,7 @@ class ContractLines:
     year_due: Fraction | None
     termination_year: int | None
     termination: date | None
+    origins: tuple[RowSource | None, ...] = ()  # each line's ruleset row
 
     @cached_property
     def by_line(self) -> dict[tuple[str, int], tuple[int, ...]]:
@@ -348,9 +410,14 @@ class _Projection:
         self.attainments: dict[tuple[str, int], Fraction] = {}
         avenants: list[tuple[date, dict]] = []
         data, chosen = signature.data, signature.data.get("population")
+        anniversaries = tuple(self.anniversary(k) for k in range(self.years + 1))
+        # Socle missions an amendment adds from an anniversary (SPEC §7.6 reading): mission → first year.
+        self.coming = {m: year for m, (year, _) in rules.missions_coming(self.signed, anniversaries).items()}
+        self.versions = {year: rules.contract_version(self.signed, anniversaries[year - 1])
+                         for year in range(1, self.years + 1)}
         initial = _YearTerms(
             size=rules.size_for(population if chosen is None else chosen),
-            missions=frozenset(rules.socle_missions) | frozenset(data.get("missions") or ()),
+            missions=frozenset(rules.missions_at_signature(self.signed)) | frozenset(data.get("missions") or ()),
             snp_compensation=bool(data.get("snp_compensation", True)),
             snp_orientation=bool(data.get("snp_orientation", False)),
         )
@@ -416,8 +483,10 @@ class _Projection:
         return self.years + 1
 
     def _terms(self, initial: _YearTerms, avenants: list[tuple[date, dict]], year: int) -> _YearTerms:
-        """SPEC §7.6 (interpretation): an avenant applies from the anniversary that follows its signature."""
-        terms = initial
+        """SPEC §7.6 (interpretation): an avenant applies from the anniversary that follows its signature; so
+        does a socle mission an amendment of the accord adds to a contract signed before it."""
+        coming = frozenset(m for m, first in self.coming.items() if first <= year)
+        terms = replace(initial, missions=initial.missions | coming) if coming else initial
         for signed, changes in avenants:
             if self.year_of(signed) >= year:
                 continue
@@ -432,13 +501,65 @@ class _Projection:
 
     # ------------------------------------------------------------------------------------ amounts
     def fonctionnement(self, year: int) -> int:
-        return self.rules.fonctionnement[self.terms[year].size - 1]
+        return self._fonctionnement(year)[0]
+
+    def _fonctionnement(self, year: int) -> tuple[int, RowSource]:
+        """F for a year and the row it comes from: the version's, or its raise for a contract signed early
+        enough when the raise applies to every year."""
+        version, i = self.versions[year], self.terms[year].size - 1
+        raised = version.fonctionnement_raise
+        if raised is not None and self.signed <= raised.signed_on_or_before and (
+                raised.applies_to == "every_year" or year == 1):
+            return raised.amounts[i], version.row("amounts.fonctionnement_raise")
+        return version.fonctionnement[i], version.row("amounts.fonctionnement")
+
+    def _complement(self) -> _Draft | None:
+        """A raise of the signature year's fonctionnement (`applies_to = "signature_year"`) for a contract signed
+        before the version that raises it: the difference, paid when the contract comes under that version."""
+        if self.versions[1].fonctionnement_raise is not None:
+            return None
+        for year in range(2, self.years + 1):
+            raised = self.versions[year].fonctionnement_raise
+            if raised is not None and self.signed <= raised.signed_on_or_before:
+                if raised.applies_to != "signature_year":
+                    return None
+                paid = self.versions[1].fonctionnement[self.terms[1].size - 1]
+                amount = raised.rate * paid
+                return _Draft("fonctionnement.complement", year, self.anniversary(year - 1), amount,
+                              f"{rate_text(raised.rate)} × {_euros(paid)} (raise of the fonctionnement paid at "
+                              f"signature, {self.versions[year].id})")
+        return None
+
+    def origin(self, d: _Draft) -> RowSource:
+        """The ruleset row whose amounts produced a line."""
+        if d.component.startswith("fonctionnement"):
+            if d.component == "fonctionnement.complement":
+                return self.versions[d.year].row("amounts.fonctionnement_raise")
+            return self._fonctionnement(d.year)[1]
+        if d.component == "refund":
+            return self._refund_origin(d.year)
+        mission = d.mission or d.component.split(".")[0]
+        return self.versions[d.year].row(f"amounts.missions.{mission}")
+
+    def _refund_origin(self, year: int) -> RowSource:
+        """A refund is computed from every component paid in its year: unverified if one of them is."""
+        version = self.versions[year]
+        rows = [self._fonctionnement(year)[1],
+                *(version.row(f"amounts.missions.{m}") for m in sorted(self.terms[year].missions)
+                  if self.active(m, year))]
+        doubtful = [row for row in rows if not row.verified]
+        refund = version.row("deadlines.refund")
+        if not doubtful:
+            return refund
+        return replace(refund, verified=False, source="; ".join(dict.fromkeys(row.source for row in doubtful)))
 
     def fixed_envelope(self, mission: str, year: int) -> tuple[Fraction, str]:
-        """X_m for a year: the fixed envelope, plus for access the SNP components the contract has chosen."""
-        terms, amounts = self.terms[year], self.rules.missions[mission]
+        """X_m for a year: the fixed envelope (the first-year one in the mission's first paid year when the
+        ruleset has one), plus for access the SNP components the contract has chosen."""
+        terms, amounts = self.terms[year], self.versions[year].missions[mission]
         i = terms.size - 1
-        parts = [("fixed", amounts.fixed[i])]
+        first = amounts.first_year and not self.active(mission, year - 1)
+        parts = [("first-year fixed" if first else "fixed", (amounts.first_year if first else amounts.fixed)[i])]
         # SPEC §7 (interpretation, ruleset payments.snp_paid_like_access_fixed): SNP follows access fixed.
         if amounts.snp_compensation and terms.snp_compensation:
             parts.append(("SNP compensation", amounts.snp_compensation[i]))
@@ -451,7 +572,7 @@ class _Projection:
         return Fraction(total), detail
 
     def variable_envelope(self, mission: str, year: int) -> int:
-        return self.rules.missions[mission].variable[self.terms[year].size - 1]
+        return self.versions[year].missions[mission].variable[self.terms[year].size - 1]
 
     def active(self, mission: str, year: int) -> bool:
         """Whether mission m is paid for year K: in that year's terms, and started before the year ends."""
@@ -470,19 +591,24 @@ class _Projection:
             year = self.year_of(self.termination)
             settlement, refund, year_due = self._termination(year, drafts)
             drafts += settlement
-        explanations = tuple(f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}" for d in drafts)
+        origins = tuple(self.origin(d) for d in drafts)
+        explanations = tuple(f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}{_marker(origin)}"
+                             for d, origin in zip(drafts, origins, strict=True))
         amounts = []
         for d in drafts:
             amount = None if d.exact is None else to_cents(d.exact)
             amounts.append((amount, to_cents(d.ceiling) if d.ceiling is not None else amount))
         return ContractLines(self.rules, tuple(drafts), explanations, tuple(amounts), refund, year_due, year,
-                        self.termination)
+                             self.termination, origins)
 
     def _fonctionnement_lines(self) -> list[_Draft]:
         # ACI art. 9.1: the whole year-1 amount at signature, without waiting for a mission to start.
         first = Fraction(self.fonctionnement(1))
         drafts = [_Draft("fonctionnement.advance", 1, self.signed, first,
                          f"{_euros(first)} in full at signature (ACI art. 9.1)")]
+        complement = self._complement()
+        if complement is not None:
+            drafts.append(complement)
         for year in range(2, self.years + 1):
             if self.first_start is None or self.first_start >= self.anniversary(year):
                 continue  # no mission had started by the end of that year: no fonctionnement for it
@@ -687,8 +813,9 @@ def _group_statuses(drafted: ContractLines, key: tuple[str, int], indices: tuple
             status = "partially_paid"
         else:
             status = "overdue" if d.due < today else "scheduled"
+        origin = drafted.origins[index] if drafted.origins else None
         lines.append(PaymentLine(d.component, d.year, d.due, amount, status, drafted.explanations[index], d.mission,
-                                 ceiling, on_line))
+                                 ceiling, on_line, origin))
     return tuple(lines)
 
 

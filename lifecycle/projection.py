@@ -481,8 +481,9 @@ class _Replay:
 
     def _open_anchored(self, event: str, at: date, data: dict[str, Any]) -> None:
         """Open the deadlines the ruleset anchors on `event` (those of missions outside the contract aside)."""
-        for rule in self.rules.deadlines.values():
-            in_contract = rule.mission is None or rule.mission in self.facts.contract_missions
+        for rule in self.rules.version_on(at).deadlines.values():
+            in_contract = rule.mission is None or (rule.mission in self.facts.contract_missions
+                                                   and rule.mission not in self.facts.mission_from)
             if event in rule.anchors and self._applies(rule, data) and in_contract:
                 self.open_deadline(rule, event, self.compute_due(rule, at, event))
 
@@ -526,8 +527,10 @@ class _Replay:
 
     def schedule_payments(self, entries: Sequence[JournalEntry],
                          termination: date | None = None) -> PaymentSchedule | None:
-        """The échéancier of `entries` (None before the contract), ending at `termination` if given."""
-        if self.facts.contract_signed_on is None:
+        """The échéancier of `entries` (None before the contract, unless the lettre d'intention's validation
+        brought a payment: ACI avenant 2), ending at `termination` if given."""
+        if self.facts.contract_signed_on is None and (self.model.state in _BEFORE_LOI
+                                                      or self.contract_lines(None) is None):
             return None
         # The case's population; contract_signed's own population (if any) wins inside payment_schedule.
         # `entries` are always the accepted ones, whose recorded payments the replay keeps counted.
@@ -539,6 +542,9 @@ class _Replay:
         return payment_schedule(entries, self.rules, self.today, population=self.base_population,
                                 termination_effective=end, calendar=self.calendar, recorded=self.recorded_payments)
 
+
+# States in which no lettre d'intention was validated yet: no payment can be due.
+_BEFORE_LOI = frozenset({"prospect", "accompanied", "loi_submitted"})
 
 _ANCHORED: dict[int, tuple[Ruleset, dict[str, tuple[DeadlineRule, ...]]]] = {}
 

@@ -56,6 +56,9 @@ class Notice:
     anchor_key: str
     recipients: tuple[Recipient, ...]
     status_url: str | None = None
+    # The source of the ruleset row the due date was computed from, when that row was not checked against the
+    # signed text (ACI avenant 2): the e-mail then says "Date à confirmer : …". None: a certain date.
+    to_confirm: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in NOTICE_KINDS:

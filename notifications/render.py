@@ -104,6 +104,7 @@ def render_notice(notice: Notice, *, sent_on: date | None = None) -> RenderedEma
         "explanation": notice.explanation,
         "status_url": notice.status_url,
         "reference": notice.unique_key,
+        "to_confirm": notice.to_confirm,
     }
     return _render(notice.kind, context)
 

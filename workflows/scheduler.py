@@ -46,7 +46,7 @@ from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services.clock import latest_local_date, utc_now
 from workflows.services.outbox import Sender, drain, enqueue_digests, smtp_sender
 from workflows.services.sweep import SweepReport, due_case_ids, sweep
-from workflows.settings import SMTP_URL_ENV, Settings
+from workflows.settings import SMTP_URL_ENV, Settings, use_rulesets
 
 log = logging.getLogger("cpts.scheduler")
 
@@ -245,6 +245,7 @@ def run(
     outbox_seconds: float = DEFAULT_OUTBOX_SECONDS,
 ) -> None:
     """Run in the foreground until SIGTERM or SIGINT; return once the running jobs are done."""
+    use_rulesets(settings)  # the deployment's ruleset files (CPTS_RULESETS_DIR), before the first sweep
     stopping = threading.Event()
     scheduler = build_scheduler(uow, settings=settings, smtp_url=smtp_url, from_address=from_address,
                                 sweep_minutes=sweep_minutes, outbox_seconds=outbox_seconds, stopping=stopping)

@@ -7,9 +7,13 @@ nothing below the application layer reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from lifecycle.errors import DomainError
 
 if TYPE_CHECKING:
     from workflows.persistence.journal import JournalKeys
@@ -23,6 +27,8 @@ JOURNAL_KEY_ENV = "CPTS_JOURNAL_KEY"
 RETIRED_KEYS_ENV = "CPTS_JOURNAL_RETIRED_KEYS"
 WEB_SECRET_ENV = "CPTS_WEB_SECRET"
 WEB_HTTPS_ENV = "CPTS_WEB_HTTPS"
+CPL_MEMBERS_ENV = "CPTS_CPL_MEMBERS"
+RULESETS_DIR_ENV = "CPTS_RULESETS_DIR"
 
 DEFAULT_DATABASE_URL = "sqlite:///cpts.db"
 DEFAULT_MAIL_DOMAIN = "cpts-lifecycle.local"
@@ -50,6 +56,14 @@ class Settings:
             characters; unset: a random one per process, so sessions end when the server restarts).
         web_https: the web application is reached over HTTPS (`CPTS_WEB_HTTPS=1`, e.g. behind a TLS proxy):
             its cookies are then marked Secure (they always are when uvicorn itself serves TLS).
+        cpl_members: the seats of each section (professional, social) of the deployment's commissions paritaires
+            locales, by seat département, "*" for every other one (`CPTS_CPL_MEMBERS`, e.g. `57=8/8,*=7/7`;
+            unset: the ruleset's defaults). Recorded into each CPL deliberation when it is recorded, so that a
+            later change never changes a past deliberation's outcome.
+        rulesets_dir: a directory of the deployment's ruleset files (`CPTS_RULESETS_DIR`, `*.toml`), added to
+            the packaged ones; a file with a packaged id replaces it (e.g. ACI-2019+A2 checked against the signed
+            text and marked verified). Unset: the packaged rulesets only. Entrypoints hand it to
+            `lifecycle.ruleset.set_rulesets_dir` (`use_rulesets`).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -61,6 +75,12 @@ class Settings:
     retired_journal_keys: tuple[str, ...] = field(default=(), repr=False)
     web_secret: str | None = field(default=None, repr=False)
     web_https: bool = False
+    cpl_members: Mapping[str, tuple[int, int]] = field(default_factory=dict, hash=False)
+    rulesets_dir: Path | None = None
+
+    def cpl_seats(self, departement: str) -> dict[str, int] | None:
+        """The seats per section of the CPL of `departement` as this deployment sets them, None when unset."""
+        return cpl_seats(self.cpl_members, departement)
 
     def journal_keys(self) -> JournalKeys:
         """The keys of the journal's hash chain (a JournalKeyError if one is too short to be a secret)."""
@@ -76,6 +96,51 @@ def _attempts(raw: str | None) -> int:
         return DEFAULT_MAX_ATTEMPTS
 
 
+def cpl_seats(members: Mapping[str, tuple[int, int]], departement: str) -> dict[str, int] | None:
+    """The seats per section of `departement`'s CPL in `members` (`Settings.cpl_members`), None when unset."""
+    seats = members.get(departement.upper()) or members.get("*")
+    return {"professional": seats[0], "social": seats[1]} if seats else None
+
+
+class SettingsError(DomainError):
+    """An environment setting that cannot be read (names the variable, what it holds and what is expected)."""
+
+
+MAX_CPL_SEATS = 1000  # as lifecycle.events.MAX_CPL_MEMBERS: far above any section's seats
+_CPL_ENTRY = re.compile(r"(?P<dept>\*|[0-9]{2,3}|2[AB])=(?P<professional>[0-9]{1,4})/(?P<social>[0-9]{1,4})")
+
+
+def parse_cpl_members(raw: str | None) -> dict[str, tuple[int, int]]:
+    """`CPTS_CPL_MEMBERS`: comma-separated `DEPT=PROFESSIONAL/SOCIAL` (e.g. `57=8/8,67=6/6,*=7/7`; `*` is every
+    other département); SettingsError on the first entry that is not one, or that names a département twice."""
+    members: dict[str, tuple[int, int]] = {}
+    for entry in (raw or "").replace(";", ",").split(","):
+        text = "".join(entry.split()).upper()
+        if not text:
+            continue
+        found = _CPL_ENTRY.fullmatch(text)
+        shown = entry.strip()[:40]
+        if found is None:
+            raise SettingsError(f"{CPL_MEMBERS_ENV}: {shown!r} is not DEPT=PROFESSIONAL/SOCIAL: expected e.g. "
+                                "57=8/8,67=6/6,*=7/7 (seats of each section of the département's CPL)")
+        dept = found["dept"]
+        if dept != "*":
+            from lifecycle import territory
+
+            try:
+                territory.departement(dept)
+            except DomainError:
+                raise SettingsError(f"{CPL_MEMBERS_ENV}: {shown!r}: unknown département {dept} (e.g. 57, 2A, "
+                                    "971; * for every other)") from None
+        seats = (int(found["professional"]), int(found["social"]))
+        if not all(1 <= n <= MAX_CPL_SEATS for n in seats):
+            raise SettingsError(f"{CPL_MEMBERS_ENV}: {shown!r}: each section has from 1 to {MAX_CPL_SEATS} seats")
+        if dept in members:
+            raise SettingsError(f"{CPL_MEMBERS_ENV}: département {dept} is given twice: give each once")
+        members[dept] = seats
+    return members
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """The settings from the environment (or `environ`), each falling back to its default."""
     env = os.environ if environ is None else environ
@@ -89,4 +154,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retired_journal_keys=tuple(k.strip() for k in (env.get(RETIRED_KEYS_ENV) or "").split(",") if k.strip()),
         web_secret=env.get(WEB_SECRET_ENV) or None,
         web_https=(env.get(WEB_HTTPS_ENV) or "").strip().lower() in ("1", "true", "yes", "on"),
+        cpl_members=parse_cpl_members(env.get(CPL_MEMBERS_ENV)),
+        rulesets_dir=parse_rulesets_dir(env.get(RULESETS_DIR_ENV)),
     )
+
+
+def parse_rulesets_dir(raw: str | None) -> Path | None:
+    """`CPTS_RULESETS_DIR`: an existing directory (None when unset or empty); SettingsError otherwise."""
+    if not raw or not raw.strip():
+        return None
+    directory = Path(raw.strip()).expanduser()
+    if not directory.is_dir():
+        raise SettingsError(f"{RULESETS_DIR_ENV}: {raw.strip()[:200]!r} is not a directory: expected the directory "
+                            "of the deployment's ruleset files (*.toml)")
+    return directory
+
+
+def use_rulesets(settings: Settings) -> None:
+    """Load the deployment's ruleset files (`settings.rulesets_dir`) beside the packaged ones, once per change;
+    RulesetError (`file: key: problem`) when one of them is refused."""
+    from lifecycle.ruleset import rulesets_dir, set_rulesets_dir
+
+    if rulesets_dir() != settings.rulesets_dir:
+        set_rulesets_dir(settings.rulesets_dir)

@@ -26,6 +26,7 @@ from workflows.persistence.errors import DatabaseNotReady, DatabaseUnavailable
 from workflows.persistence.tables import Case, User
 from workflows.read.case_page import CaseSheet, attainment_percent, case_sheet, chain_status
 from workflows.read.people import list_users
+from workflows.read.rulesets import governing, origin_text
 from workflows.services import void
 from workflows.services.clock import local_today
 from workflows.services.people import PeopleError, assign, normalise_email, normalise_name
@@ -81,6 +82,9 @@ def _case_context(request: Request, user: User, case: Case, **extra: Any) -> dic
         "flash": request.session.pop(FLASH, None),
         "void_error": None,
         "timers_message": _timers_message(sheet),
+        # Which version of the accord governs the case today, and each line's ruleset row (issue 13).
+        "governing": governing(sheet.ruleset_id, sheet.contract_signed_on, today),
+        "origin_text": origin_text,
         **extra,
     }
 

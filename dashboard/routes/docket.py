@@ -137,7 +137,8 @@ def docket_page(request: Request, user: Annotated[User, Depends(current_user)],
 
 
 CSV_HEADERS = ["CPTS", "Dossier", "Département", "État", "Affaire", "Initiateur", "Motif", "Notification reçue le",
-               "Preuve de la notification", "Saisine de la CPL le", "Suspendue", "Réunion de la CPL le",
+               "Preuve de la notification", "N° de LRAR",
+               "Première présentation le", "AR signé le", "Saisine de la CPL le", "Suspendue", "Réunion de la CPL le",
                *DATE_COLUMNS.values(), "Montant à rembourser", "Prochain acte", "Prochain acte le", "Jours restants",
                "Qui doit agir"]
 
@@ -167,6 +168,7 @@ def csv_cells(row: DocketRow) -> list[object]:
         _safe(row.case_name), row.case_id, row.departement, labels.STATE_LABELS.get(row.state, row.state),
         MATTER_LABELS.get(row.matter, row.matter), INITIATOR_LABELS.get(row.initiator or "", row.initiator or ""),
         GROUNDS_LABELS.get(row.grounds or "", row.grounds or ""), day(row.notice_on), _safe(row.notice_evidence or ""),
+        _safe(row.notice_lrar or ""), day(row.notice_presented_on), day(row.notice_received_on),
         day(row.referral_on), "oui" if row.suspended else "non", day(row.meeting_on),
         *(day(getattr(row, name).due) if getattr(row, name) else "" for name in DATE_COLUMNS),
         f"{row.refund_amount:.2f}" if row.refund_amount is not None else "",

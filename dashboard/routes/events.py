@@ -38,7 +38,9 @@ from workflows.persistence.errors import DatabaseNotReady, DatabaseUnavailable
 from workflows.persistence.tables import Case, DeadlineRow, User
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import NewEvent, apply
+from workflows.services.cases import ruleset_for
 from workflows.services.clock import local_today
+from workflows.settings import cpl_seats
 
 router = APIRouter()
 
@@ -48,6 +50,7 @@ MAX_FIELD_CHARS = 70_000  # a form value (the indicators' JSON is the largest: 6
 INDICATORS_EXAMPLE = ('{"access": {"indicators": [{"name": "patients_with_medecin_traitant", "baseline": 0.70, '
                       '"target": 0.80, "actual": 0.75}]}}')
 EVIDENCE_EXAMPLE = "LRAR 1A 123 456 7890 1"
+LRAR_EXAMPLE = "1A 123 456 7890 1"
 
 
 def choice_label(key: str, value: object) -> str:
@@ -97,7 +100,11 @@ def widget_of(shape: FieldShape) -> str:
 
 
 def event_fields(event_type: str) -> tuple[FormField, ...]:
-    """The form fields of an event's data, required ones first, in the vocabulary's order."""
+    """The form fields of an event's data, required ones first, in the vocabulary's order (a CPL deliberation:
+    one widget of counts, see `read_deliberation`)."""
+    if event_type == "cpl_meeting_held":
+        return (FormField("deliberation", "d_deliberation", "deliberation", "Délibération de la CPL", False,
+                          help="Laissez tout vide pour enregistrer la réunion sans sa délibération."),)
     spec = EVENT_SPECS[event_type]
     fields = []
     for required, checkers in ((True, spec.required), (False, spec.optional)):
@@ -113,6 +120,8 @@ def event_fields(event_type: str) -> tuple[FormField, ...]:
                 widget = "yesno"  # not given means "unchanged": a box could not say it
             if widget == "year":
                 options = tuple((str(y), f"Année {y}") for y in range(1, 6))
+                if event_type == "payment_recorded":  # the payment at the lettre d'intention (ACI avenant 2)
+                    options = (("0", "Avant le contrat (soutien dès la lettre d'intention)"), *options)
             if widget == "amount":
                 help_text = "En euros, par exemple 12 500,00."
             if widget == "json":
@@ -165,6 +174,11 @@ def read_submission(fields: tuple[FormField, ...], form: FormData) -> Submission
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in fields:
+        if f.widget == "deliberation":
+            deliberation, raw = read_deliberation(form)
+            data.update(deliberation)
+            values.update(raw)
+            continue
         if f.widget == "checkboxes" or f.widget == "boolean":
             chosen = [str(v)[:200] for v in form.getlist(f.name)]
             values[f.name] = chosen
@@ -198,6 +212,69 @@ def read_submission(fields: tuple[FormField, ...], form: FormData) -> Submission
     return Submission(data, values, errors)
 
 
+# ---- the CPL deliberation's widget (annex 5 art. 2): numbers per section, the proxies as rows of a member and a
+# count, the vote and the second, secret vote on a tie; the server builds the event's data from them.
+SECTIONS = (("professional", "Section professionnelle"), ("social", "Section sociale"))
+VOTES = (("for", "Pour"), ("against", "Contre"), ("blank", "Blancs"), ("abstention", "Abstentions"))
+PROXY_ROWS = 6  # far above the usual; a member holds at most 3 proxies (the engine checks it)
+DELIBERATION_KEYS = ("present", "represented", "proxies", "votes", "second_vote", "seats")
+
+
+def deliberation_names() -> list[str]:
+    """The names of the widget's inputs (`d_present_professional`, `d_proxy_holder_1`, …)."""
+    names = [f"d_{group}_{section}" for group in ("present", "represented", "seats") for section, _ in SECTIONS]
+    names += [f"d_{group}_{key}" for group in ("votes", "second_vote") for key, _ in VOTES]
+    names += [f"d_proxy_{part}_{i}" for i in range(1, PROXY_ROWS + 1) for part in ("holder", "count")]
+    return names
+
+
+def _cpl_rules(request: Request, case: Case) -> dict[str, Any] | None:
+    """What the deliberation's form says of the case's CPL: the seats a deliberation recorded here is held under
+    when none are typed (`with_cpl_seats`) and the most delegations one member holds (the ruleset's)."""
+    try:
+        cpl = ruleset_for(case).cpl
+    except DomainError:
+        return None
+    if cpl is None:
+        return None
+    seats = cpl_seats(web(request).cpl_members, case.seat_departement) or dict(cpl.members)
+    return {"seats": seats, "max_proxies": cpl.max_proxies_per_member}
+
+
+def read_deliberation(form: FormData) -> tuple[dict[str, Any], dict[str, str]]:
+    """The deliberation's data as the engine checks it, and the raw values to show again. A group left empty is
+    not sent (the meeting without its deliberation when all are); an empty count of a group given is 0; a count
+    that is not a whole number is sent as typed, for the engine to refuse in its words."""
+    raw = {name: str(form.get(name) or "")[:200] for name in deliberation_names()}
+
+    def count(name: str) -> int | str:
+        compact = _compact(raw[name])
+        if not compact:
+            return 0
+        return int(compact) if compact.isdigit() and len(compact) < 12 else raw[name].strip()
+
+    def group(prefix: str, keys: tuple[tuple[str, str], ...]) -> dict[str, int | str] | None:
+        names = [f"d_{prefix}_{key}" for key, _ in keys]
+        if not any(raw[name].strip() for name in names):
+            return None
+        return {key: count(name) for (key, _), name in zip(keys, names, strict=True)}
+
+    data: dict[str, Any] = {}
+    for key, keys in (("present", SECTIONS), ("represented", SECTIONS), ("votes", VOTES),
+                      ("second_vote", VOTES), ("seats", SECTIONS)):
+        found = group(key, keys)
+        if found is not None:
+            data[key] = found
+    proxies = []
+    for i in range(1, PROXY_ROWS + 1):
+        holder, number = raw[f"d_proxy_holder_{i}"].strip(), raw[f"d_proxy_count_{i}"].strip()
+        if holder or number:
+            proxies.append({"holder": holder, "count": count(f"d_proxy_count_{i}") if number else 1})
+    if proxies:
+        data["proxies"] = proxies
+    return data, raw
+
+
 def _amount_text(text: str) -> str:
     """An amount as the engine reads it ("12500.00") when it was typed the French way ("12 500,00 €"); anything
     else as typed, for the engine to refuse in its own words."""
@@ -213,8 +290,25 @@ def _compact(text: str) -> str:
     return "".join(text.split()).replace("\u202f", "").replace("\xa0", "")
 
 
+# The registered letter behind an event (structured evidence, lifecycle.events.Evidence): form field → part.
+EVIDENCE_FIELDS = {"lrar": "lrar", "presente_le": "presented_on", "recu_le": "received_on"}
+
+
+def evidence_of(reference: str, letter: Mapping[str, str]) -> str | dict[str, str] | None:
+    """What the form's evidence fields give the engine: the reference text alone (as evidence always was), or
+    structured evidence when a letter's number or date is filled in."""
+    parts = {EVIDENCE_FIELDS[name]: value.strip() for name, value in letter.items() if value.strip()}
+    if not parts:
+        return reference or None
+    return {"reference": reference, **parts} if reference.strip() else parts
+
+
 def field_of_error(message: str, keys: tuple[str, ...], *, window_closed: bool = False) -> str | None:
-    """The form field an engine message is about: a data key, "at" (the event date), "evidence", or None."""
+    """The form field an engine message is about: a data key, "at" (the event date), "evidence" or one of the
+    letter's fields (EVIDENCE_FIELDS), or None."""
+    for name, part in EVIDENCE_FIELDS.items():
+        if message.startswith((f"{part}=", f"malformed {part} ", f"{part} ", f"evidence: {part} ")):
+            return name
     if window_closed or message.startswith("malformed event date") or message.startswith("event date ") \
             or " is in the future " in message:
         return "at"
@@ -246,7 +340,9 @@ def _context(request: Request, user: User, case: Case, chosen: str | None, *, va
         "offered_options": [("", "— choisir un événement —")] + [(e, labels.EVENT_LABELS.get(e, e)) for e in offered],
         "fields": event_fields(chosen) if chosen else (), "values": dict(values or {}), "errors": dict(errors or {}),
         "error": error, "case_today": today, "idempotency_key": key or secrets.token_urlsafe(16),
-        "evidence_example": EVIDENCE_EXAMPLE, "section": "portfolio",
+        "evidence_example": EVIDENCE_EXAMPLE, "lrar_example": LRAR_EXAMPLE, "section": "portfolio",
+        "sections": SECTIONS, "vote_keys": VOTES, "proxy_rows": range(1, PROXY_ROWS + 1),
+        "cpl": _cpl_rules(request, case) if chosen == "cpl_meeting_held" else None,
     }
 
 
@@ -279,8 +375,9 @@ def event_submit(request: Request, case_id: str, user: Annotated[User, Depends(c
     submission = read_submission(fields, form)
     at = str(form.get("at") or "")[:40]
     evidence = str(form.get("evidence") or "")[:MAX_FIELD_CHARS]
+    letter = {name: str(form.get(name) or "")[:200] for name in EVIDENCE_FIELDS}
     key = str(form.get("cle") or "")[:100] or None
-    values = {**submission.values, "at": at, "evidence": evidence}
+    values = {**submission.values, "at": at, "evidence": evidence, **letter}
     errors = {f.name: submission.errors[f.key] for f in fields if f.key in submission.errors}
     if not at.strip():
         errors["at"] = "Indiquez la date de l'événement."
@@ -288,16 +385,19 @@ def event_submit(request: Request, case_id: str, user: Annotated[User, Depends(c
         return _refused(request, user, case, event_type, values, errors, None, key)
     now = context.now()
     try:
-        result = apply(context.writer, case.id, NewEvent(event_type, at.strip(), submission.data, evidence or None),
-                       user.email, today=local_today(case, now), now=now, idempotency_key=key)
+        result = apply(context.writer, case.id, NewEvent(event_type, at.strip(), submission.data,
+                                                         evidence_of(evidence, letter)),
+                       user.email, today=local_today(case, now), now=now, idempotency_key=key,
+                       cpl_members=context.cpl_members)
     except (DatabaseUnavailable, DatabaseNotReady):
         raise
     except DomainError as exc:
         message = str(exc)
-        where = field_of_error(message, tuple(f.key for f in fields), window_closed=isinstance(exc, WindowClosed))
+        keys = DELIBERATION_KEYS if event_type == "cpl_meeting_held" else tuple(f.key for f in fields)
+        where = field_of_error(message, keys, window_closed=isinstance(exc, WindowClosed))
         if where is None:
             return _refused(request, user, case, event_type, values, {}, french(exc), key)
-        name = where if where in ("at", "evidence") else f"d_{where}"
+        name = where if where in ("at", "evidence", *EVIDENCE_FIELDS) else f"d_{where}"
         return _refused(request, user, case, event_type, values, {name: french(exc)}, None, key)
     request.session[FLASH] = (f"Événement enregistré : {labels.EVENT_LABELS.get(event_type, event_type)} du "
                               f"{formatting.long_date(date.fromisoformat(at.strip()))} (saisie n° {result.seq}).")
@@ -327,6 +427,11 @@ def summarise(event_type: str, data: Mapping[str, Any]) -> list[str]:
 def _shown(event_type: str, key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "oui" if value else "non"
+    if event_type == "cpl_meeting_held" and key == "proxies" and isinstance(value, list):
+        return ", ".join(f"{p.get('holder')} ({p.get('count')})" for p in value if isinstance(p, dict)) or "aucune"
+    if event_type == "cpl_meeting_held" and isinstance(value, dict):
+        words = dict(SECTIONS) | dict(VOTES)
+        return ", ".join(f"{words.get(k, k).lower()} {v}" for k, v in value.items())
     if key in ("amount",):
         try:
             return formatting.euros(value)

@@ -24,7 +24,15 @@ from dashboard.pages import current_user, render, web
 from lifecycle import territory
 from lifecycle.errors import DomainError
 from workflows.persistence.tables import User
-from workflows.read.finance import FIRST_YEAR, LAST_YEAR, ForecastGroup, forecast, forecast_years
+from workflows.read.finance import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    ForecastGroup,
+    ToConfirm,
+    forecast,
+    forecast_to_confirm,
+    forecast_years,
+)
 from workflows.services.people import Scope
 
 router = APIRouter()
@@ -52,6 +60,10 @@ class FinanceRow:
     maximum: Decimal
     lines: int
     cases: int
+    # The part computed from ruleset rows not checked against the signed text (avenant 2): its amount and the
+    # rows' sources ("" when none): shown "à confirmer".
+    unverified: Decimal = Decimal("0.00")
+    to_confirm: str = ""
 
     @property
     def chart(self) -> tuple[str, Decimal]:
@@ -59,9 +71,10 @@ class FinanceRow:
         return self.label, self.committed
 
     @classmethod
-    def of(cls, group: ForecastGroup, label: str, code: str) -> FinanceRow:
+    def of(cls, group: ForecastGroup, label: str, code: str, doubt: ToConfirm | None = None) -> FinanceRow:
         return cls(label, code, group.committed, group.paid, group.committed - group.paid, group.awaiting_ceiling,
-                   group.maximum, group.lines, group.cases)
+                   group.maximum, group.lines, group.cases, doubt.amount if doubt else Decimal("0.00"),
+                   doubt.text() if doubt else "")
 
 
 # The columns, in order, as the table, the CSV and the XLSX show them: (header, attribute, kind).
@@ -74,6 +87,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("Maximum", "maximum", "euros"),
     ("Lignes d'échéancier", "lines", "number"),
     ("CPTS", "cases", "number"),
+    ("Dont à confirmer", "unverified", "euros"),
+    ("À confirmer (source)", "to_confirm", "text"),
 )
 
 
@@ -124,8 +139,9 @@ def _view(request: Request, user: User, year: int | None, par: str) -> FinanceVi
         years.update(range(max(FIRST_YEAR, span[0]), min(LAST_YEAR, span[1]) + 1))
     label: Callable[[ForecastGroup], str] = (
         (lambda g: component_label(g.key)) if by == "component" else (lambda g: g.label))
-    rows = tuple(FinanceRow.of(g, label(g), g.key) for g in groups)
-    total = FinanceRow.of(groups.total, "Total", "")
+    doubts = forecast_to_confirm(context.uow, year, by=by, scope=scope)
+    rows = tuple(FinanceRow.of(g, label(g), g.key, doubts.get(g.key)) for g in groups)
+    total = FinanceRow.of(groups.total, "Total", "", doubts.get("total"))
     return FinanceView(year, par, rows, total, tuple(sorted(years)), _scope_text(scope))
 
 

@@ -51,4 +51,7 @@ def test_the_readme_usage_commands_run_in_order_on_a_new_database(tmp_path, monk
 
     assert cpts("case", "list", "--state", "contracted").out.splitlines() == [
         "    1  57   contracted                 size 3  CPTS du Pays Messin", "1 case(s)"]
-    assert [line["status"] for line in cpts("case", "payments", "1", "--json").json()][:1] == ["paid"]
+    # The LOI was validated on 7 Feb 2025, under ACI avenant 2: its payment comes first, not paid in the README.
+    lines = cpts("case", "payments", "1", "--json").json()
+    assert [(line["component"], line["status"]) for line in lines][:2] == [
+        ("loi_support", "overdue"), ("fonctionnement.advance", "paid")]

@@ -559,7 +559,7 @@ def test_starting_a_mission_that_is_not_in_the_contract_is_rejected_and_names_th
 
     assert projection.state == "contracted"
     assert projection.rejected[-1].error.endswith(
-        "mission quality is not in the contract (contract missions: access, parcours, prevention)")
+        "mission quality is not in the contract (contract missions: access, parcours, prevention, crisis)")
 
 
 def test_an_optional_mission_chosen_at_signature_can_start():

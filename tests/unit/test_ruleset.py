@@ -94,9 +94,11 @@ def test_the_contract_runs_five_years_with_three_socle_and_two_optional_missions
         (39_999, 1),
         (40_000, 2),
         (79_999, 2),
-        (80_000, 3),
+        (80_000, 2),  # named by two bands: size 2 (interpretation, SPEC §3)
+        (80_001, 3),
         (174_999, 3),
-        (175_000, 4),
+        (175_000, 3),  # "> 175 000" is size 4: exactly 175 000 is size 3 (ACI art. 7.1, SPEC §3)
+        (175_001, 4),
         (2_000_000, 4),
     ],
 )
@@ -411,7 +413,7 @@ def test_a_missing_mission_among_the_amounts_is_refused(tmp_path):
 
 
 def test_size_bands_that_do_not_increase_are_refused(tmp_path):
-    path = _write_variant(tmp_path, "{ size = 2, below = 80000 }", "{ size = 2, below = 30000 }")
+    path = _write_variant(tmp_path, "{ size = 2, up_to = 80000 }", "{ size = 2, up_to = 30000 }")
     error = _refusal(path)
     assert error.key == "sizes.bands"
     assert str(path) in str(error)
@@ -420,7 +422,7 @@ def test_size_bands_that_do_not_increase_are_refused(tmp_path):
 
 
 def test_size_bands_out_of_order_are_refused(tmp_path):
-    path = _write_variant(tmp_path, "{ size = 2, below = 80000 }", "{ size = 3, below = 80000 }")
+    path = _write_variant(tmp_path, "{ size = 2, up_to = 80000 }", "{ size = 3, up_to = 80000 }")
     error = _refusal(path)
     assert error.key == "sizes.bands[1].size"
     assert str(path) in str(error)

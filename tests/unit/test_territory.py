@@ -79,7 +79,7 @@ def test_former_communes_and_municipal_arrondissements_are_not_current_communes(
 
 @pytest.mark.parametrize(
     ("declared", "size"),
-    [(39_999, 1), (40_000, 2), (79_999, 2), (80_000, 3), (174_999, 3), (175_000, 4)],
+    [(39_999, 1), (40_000, 2), (79_999, 2), (80_000, 2), (80_001, 3), (174_999, 3), (175_000, 3), (175_001, 4)],
 )
 def test_size_bands_follow_aci_article_7_1(declared, size):
     assert territory.summarise([METZ], declared_population=declared).size == size

@@ -3,6 +3,7 @@ looks like (the engine's message next to the field, nothing written)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -284,3 +285,20 @@ def test_malformed_indicators_json_is_refused_next_to_its_field(portfolio, clien
     assert response.status_code == 422
     assert "Ce n'est pas du JSON valide" in _error_of(response.text, "f-d_missions")
     assert len(_journal(portfolio, portfolio.contract)) == before
+
+
+def test_the_payment_at_the_lettre_d_intention_is_recorded_from_the_form_as_year_0(portfolio, client_as):
+    """Metz's lettre d'intention was validated on 12 Nov 2024, under ACI avenant 2: its size-3 territory is owed
+    25 000 € (à confirmer) before any contract; the form offers that line as "year 0"."""
+    client = client_as("ars")
+    form = client.get(f"/cpts/{portfolio.metz}/evenement?type=payment_recorded").text
+    assert re.search(r'<option value="0"\s*>Avant le contrat \(soutien dès la lettre d', form)
+    response = _record(client, portfolio.metz, "payment_recorded", "2025-06-16",
+                       d_component="loi_support", d_year="0", d_amount="25000.00")
+    assert response.status_code in (200, 303), response.text[:300]
+    last = _journal(portfolio, portfolio.metz)[-1]
+    assert (last.type, json.loads(last.data)) == ("payment_recorded", {"component": "loi_support", "year": 0,
+                                                                        "amount": "25000.00"})
+    seen = _visible(client.get(f"/cpts/{portfolio.metz}").text)
+    row = seen.split("Soutien dès la lettre d'intention", 1)[1]
+    assert f"25{NNBSP}000,00{NBSP}€" in row.split("Total", 1)[0] and "Payé" in row.split("Total", 1)[0]

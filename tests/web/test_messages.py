@@ -121,8 +121,8 @@ REFUSALS: list[tuple[str, Callable[[Writes], object], list[str]]] = [
     ("a mission the vocabulary does not know",
      lambda w: w.record("contract", "mission_started", "2025-06-16", {"mission": "dentisterie"}),
      ["Mission : la valeur « dentisterie » n'est pas acceptée",
-      "« Accès aux soins », « Parcours pluri-professionnels », « Prévention », « Qualité et pertinence » ou "
-      "« Accompagnement des professionnels »"]),
+      "« Accès aux soins », « Parcours pluri-professionnels », « Prévention », « Qualité et pertinence », "
+      "« Accompagnement des professionnels » ou « Réponse aux crises sanitaires graves »"]),
     ("a mission the contract does not hold",
      lambda w: w.record("contract", "mission_started", "2025-06-16", {"mission": "support"}),
      ["L'événement « Mission démarrée » est refusé dans l'état « Sous contrat »",

@@ -134,9 +134,10 @@ def test_cases_are_counted_by_lifecycle_phase_in_a_chart_with_its_table(client_a
 
 def test_a_contract_whose_socle_missions_are_all_deployed_counts_as_missions_deployees(portfolio, client_as):
     engine = make_engine(f"sqlite:///{portfolio.path}")
-    for mission in ("access", "parcours", "prevention"):
+    # Signed on 2 June 2025, under ACI avenant 2: four socle missions, the crisis mission among them.
+    for mission in ("access", "parcours", "prevention", "crisis"):
         record(engine, portfolio.contract, "2025-06-10", "mission_started", {"mission": mission})
-    for mission in ("access", "parcours"):
+    for mission in ("access", "parcours", "crisis"):
         record(engine, portfolio.contract, "2025-06-16", "mission_deployed", {"mission": mission})
     client = client_as("ars")
     assert phases(client.get("/portefeuille").text)["Missions déployées"] == 0  # prevention is not deployed yet
@@ -285,7 +286,7 @@ def test_the_same_portfolio_and_exports_on_postgresql(postgres_db):
         ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
     ]:
         record(postgres_db, contract, at, kind, data)
-    for mission in ("access", "parcours", "prevention"):
+    for mission in ("access", "parcours", "prevention", "crisis"):  # ACI avenant 2: four socle missions
         record(postgres_db, contract, "2025-06-10", "mission_started", {"mission": mission})
         record(postgres_db, contract, "2025-06-16", "mission_deployed", {"mission": mission})
     prospect = new_case(postgres_db, "CPTS du Nord Mosellan", population=42_658)

@@ -26,6 +26,7 @@ from workflows.cli import (  # noqa: F401
     outbox,
     payments,
     people,
+    rulesets,
     simulate,
     territory,
     web,

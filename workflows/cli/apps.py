@@ -16,11 +16,14 @@ user_app = typer.Typer(help="Users: ARS and CPAM agents, legal and national staf
                        no_args_is_help=True)
 outbox_app = typer.Typer(help="Notifications waiting to be sent, sent, or dead (SPEC §10).", no_args_is_help=True)
 scheduler_app = typer.Typer(help="The scheduler: sweep, outbox delivery, daily digest.", no_args_is_help=True)
+ruleset_app = typer.Typer(help="Rulesets: the versions of the accord, their values, sources and what is à confirmer.",
+                          no_args_is_help=True)
 
 from workflows.cli.legal import legal_app  # noqa: E402 - its commands live with it (`cpts legal docket`)
 
 for group, name in ((calendar_app, "calendar"), (territory_app, "territory"), (db_app, "db"), (case_app, "case"),
-                    (user_app, "user"), (outbox_app, "outbox"), (scheduler_app, "scheduler"), (legal_app, "legal")):
+                    (user_app, "user"), (outbox_app, "outbox"), (scheduler_app, "scheduler"), (legal_app, "legal"),
+                    (ruleset_app, "ruleset")):
     app.add_typer(group, name=name)
 
 

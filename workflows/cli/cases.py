@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from workflows.cli.common import (
     settings,
     unit_of_work,
 )
+
+if TYPE_CHECKING:
+    from workflows.services.sweep import SweepReport
 
 
 @case_app.command("create")
@@ -57,7 +60,16 @@ def case_event(
     event_type: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, e.g. health_project_received.")],
     at: Annotated[str, typer.Option("--at", help="Business date YYYY-MM-DD (receipt date for letters).")],
     data: Annotated[str | None, typer.Option("--data", help="Event data as a JSON object.")] = None,
-    evidence: Annotated[str | None, typer.Option("--evidence", help="Evidence reference, e.g. LRAR number.")] = None,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="Evidence reference (free text), e.g. a file "
+                                                                     "name or a register number.")] = None,
+    lrar: Annotated[str | None, typer.Option("--lrar", metavar="NUMBER",
+                                             help="The registered letter's number (LRAR), e.g. '1A 123 456 7890 1'."
+                                             )] = None,
+    presented_on: Annotated[str | None, typer.Option("--presented-on", metavar="YYYY-MM-DD",
+                                                     help="The letter's first presentation (date de première "
+                                                          "présentation).")] = None,
+    received_on: Annotated[str | None, typer.Option("--received-on", metavar="YYYY-MM-DD",
+                                                    help="The receipt date signed on the avis de réception.")] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Who records it (default: $CPTS_ACTOR, cli).")] = None,
     today: Annotated[str | None, typer.Option("--today", help="Record as of this earlier date (corrections); "
                                                              "never after today at the seat.")] = None,
@@ -77,9 +89,16 @@ def case_event(
         except EventRejected as exc:
             raise EventRejected(f"--data: {exc}") from None
     config = settings()
-    event = NewEvent(type=event_type, at=parse_date(at, "--at"), data=payload, evidence=evidence)
+    proof: str | dict[str, str] | None = evidence
+    if lrar is not None or presented_on is not None or received_on is not None:
+        # Structured evidence (README, "Structured evidence"): the dates' checks are the engine's; an option
+        # given empty counts as not given.
+        proof = {key: value for key, value in (("reference", evidence), ("lrar", lrar),
+                                                ("presented_on", presented_on), ("received_on", received_on))
+                 if value is not None}
+    event = NewEvent(type=event_type, at=parse_date(at, "--at"), data=payload, evidence=proof)
     result = apply(unit_of_work(config), case_id, event, actor if actor is not None else config.actor,
-                   today=day(today, "--today"), idempotency_key=idempotency_key)
+                   today=day(today, "--today"), idempotency_key=idempotency_key, cpl_members=config.cpl_members)
     if as_json:
         print_json({"case": result.case_id, "seq": result.seq, "from": result.event_from, "to": result.event_to,
                     "state": result.state_after})
@@ -99,7 +118,7 @@ def case_show(
 
     view = case_view(unit_of_work(), case_id, today=day(today, "--today"))
     if as_json:
-        print_json(view.as_dict())
+        print_json(render.case_json(view))
         return
     typer.echo(render.case_text(view))
 
@@ -198,13 +217,18 @@ def sweep_command(
         if report.refused:
             raise typer.Exit(1)
         return
+    echo_sweep(report, "swept")
+
+
+def echo_sweep(report: SweepReport, done: str) -> None:
+    """A sweep's (or a refresh's) report on stdout, the cases refused on stderr (then exit 1)."""
     for case_id, event_type, at in report.system_events:
         typer.echo(f"case {case_id}: {event_type} dated {at.isoformat()}")
     for case_id, ident in report.breached:
         typer.echo(f"case {case_id}: {ident} breached")
     for case_id, problem in report.refused:
-        typer.echo(f"error: case {case_id} not swept: {problem}", err=True)
-    typer.echo(f"swept {report.cases} case(s): {len(report.system_events)} system event(s), "
+        typer.echo(f"error: case {case_id} not {done}: {problem}", err=True)
+    typer.echo(f"{done} {report.cases} case(s): {len(report.system_events)} system event(s), "
                f"{len(report.breached)} new breach(es)")
     if report.refused:
         raise typer.Exit(1)

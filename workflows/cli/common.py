@@ -92,9 +92,13 @@ def day(value: str | None, what: str) -> date | None:
 
 
 def settings() -> Settings:
-    from workflows.settings import load_settings
+    """The settings from the environment, the deployment's ruleset files loaded (CPTS_RULESETS_DIR): a refused
+    file is a one-line `error: file: key: problem`, exit 2 (a RulesetError is a DomainError)."""
+    from workflows.settings import load_settings, use_rulesets
 
-    return load_settings()
+    config = load_settings()
+    use_rulesets(config)
+    return config
 
 
 def unit_of_work(config: Settings | None = None) -> SqlUnitOfWork:

@@ -21,6 +21,23 @@ def db_init() -> None:
     typer.echo(f"schema up to date on {engine.url.render_as_string(hide_password=True)}")
 
 
+@db_app.command("refresh")
+def db_refresh(
+    today: Annotated[str | None, typer.Option("--today", help="Local date to refresh as (default: now at each "
+                                                              "seat).")] = None,
+) -> None:
+    """Write every case's deadlines and échéancier afresh (after an upgrade, or new ruleset files in
+    $CPTS_RULESETS_DIR): a sweep of every case that writes its rows even when no status changed. Due timers fire
+    once, as in `cpts sweep`. A case whose journal fails its check is left alone and reported (exit 1)."""
+    from workflows.cli.cases import echo_sweep
+    from workflows.cli.common import day, unit_of_work
+    from workflows.services.sweep import refresh
+
+    config = settings()
+    echo_sweep(refresh(unit_of_work(config), today=day(today, "--today"), mail_domain=config.mail_domain),
+               "refreshed")
+
+
 @db_app.command("rekey")
 def db_rekey() -> None:
     """Sign every journal again with the current key ($CPTS_JOURNAL_KEY), after checking it with the accepted

@@ -91,6 +91,13 @@ def _text(row: DocketRow) -> str:
     if row.notice_on:
         evidence = f"  evidence: {printable(row.notice_evidence)}" if row.notice_evidence else ""
         lines.append(f"  notice received {row.notice_on.isoformat()}{evidence}")
+        letter = [f"LRAR {printable(row.notice_lrar)}"] if row.notice_lrar else []
+        if row.notice_presented_on:
+            letter.append(f"first presented {row.notice_presented_on.isoformat()}")
+        if row.notice_received_on:
+            letter.append(f"receipt signed {row.notice_received_on.isoformat()}")
+        if letter:
+            lines.append(f"  letter: {', '.join(letter)}")
     if row.referral_on:
         lines.append(f"  CPL referral received {row.referral_on.isoformat()}")
     if row.meeting_on:

@@ -34,9 +34,12 @@ def payments_command(
         print_json([line.as_dict() for line in lines])
         return
     if as_csv:
-        typer.echo(csv_text(["due", "component", "year", "amount", "paid", "remaining", "status", "explanation"],
+        typer.echo(csv_text(["due", "component", "year", "amount", "paid", "remaining", "status", "explanation",
+                             "ruleset", "row", "a_confirmer"],
                             [[line.due.isoformat(), line.component, line.year, _plain(line.amount), str(line.paid),
-                              _plain(line.remaining), line.status, line.explanation]
+                              _plain(line.remaining), line.status, line.explanation,
+                              line.origin.ruleset if line.origin else "", line.origin.key if line.origin else "",
+                              "" if line.verified or line.origin is None else line.origin.source]
                              for line in lines]), nl=False)
         return
     if not lines:
@@ -46,8 +49,11 @@ def payments_command(
         amount = "—" if line.amount is None else _euros(line.amount)
         instalments = (f" (paid {_euros(line.paid)} €, {_euros(line.remaining or 0)} € left)"
                        if line.status == "partially_paid" else "")
+        # An amount computed from a row not checked against the signed text says so up front (its explanation
+        # ends with the row and its source).
+        doubt = "[à confirmer] " if not line.verified else ""
         typer.echo(f"{line.due}  {line.component:<26} year {line.year}  {amount:>12} €  {line.status:<19} "
-                   f"{line.explanation}{instalments}")
+                   f"{doubt}{line.explanation}{instalments}")
 
 
 def _plain(amount: Decimal | None) -> str:
@@ -72,9 +78,10 @@ def forecast_command(
     `committed` counts known amounts (refunds negative); variable lines still awaiting their year's
     assessment are shown apart at full attainment, so `maximum` is the budget ceiling.
     """
-    from workflows.read.finance import forecast, total
+    from workflows.read.finance import forecast, forecast_to_confirm, total
 
-    groups = forecast(unit_of_work(), year, by=by.value)
+    uow = unit_of_work()
+    groups = forecast(uow, year, by=by.value)
     rows = [*groups, total(groups, year)]
     if as_json:
         print_json([g.as_dict() for g in rows])
@@ -90,3 +97,7 @@ def forecast_command(
         name = g.key if g.label == g.key else f"{g.key:<6}{g.label}"
         amounts = (f"{_euros(amount):>16}" for amount in (g.committed, g.awaiting_ceiling, g.maximum, g.paid))
         typer.echo(f"{name[:39]:<40}{''.join(amounts)}")
+    doubt = forecast_to_confirm(uow, year, by=by.value).get("total")
+    if doubt is not None:
+        # Amounts computed from ruleset rows not checked against the signed text are never silent (issue 13).
+        typer.echo(f"including {_euros(doubt.amount)} € à confirmer ({doubt.lines} line(s); source: {doubt.text()})")

@@ -11,6 +11,7 @@ from lifecycle.rates import rate_4dp
 if TYPE_CHECKING:  # the application is imported by the commands that run, not by `cpts --help`
     from workflows.persistence.tables import Case
     from workflows.read.cases import CaseView, JournalLine
+    from workflows.read.rulesets import Governing
     from workflows.services import ApplyResult, NewEvent
     from workflows.simulation.demo import DemoSummary
     from workflows.simulation.runner import SimulationResult
@@ -51,6 +52,24 @@ def applied_text(result: ApplyResult, event: NewEvent) -> str:
     return line
 
 
+def governing_of(view: CaseView) -> Governing:
+    """The version of the accord governing the case as of the view's day ("ACI-2019+A2 depuis le …")."""
+    from workflows.read.rulesets import governing
+
+    return governing(view.summary.ruleset, view.contract_signed_on, view.today)
+
+
+def case_json(view: CaseView) -> dict[str, Any]:
+    """`cpts case show --json`: the view, the governing version (`governing`), each deadline's ruleset row."""
+    shown = view.as_dict()
+    shown["governing"] = governing_of(view).as_dict()
+    for row, d in zip(shown["deadlines"], view.deadlines, strict=True):
+        row.setdefault("ruleset", d.ruleset)
+        row.setdefault("verified", d.verified)
+        row["row"] = f"deadlines.{d.rule_key}"
+    return shown
+
+
 def case_text(view: CaseView) -> str:
     """`cpts case show`: the case, its flags, indicators, deadlines by due date with explanations, history, and
     the journal with each entry's data and evidence (who terminated, on which letter)."""
@@ -61,6 +80,7 @@ def case_text(view: CaseView) -> str:
         f"case {case.id} — {printable(case.name)} ({case.seat_departement}, {view.cpl})",
         f"state: {view.state}   population {case.population} (size {case.size})   as of {view.today.isoformat()}",
     ]
+    lines.append(f"ruleset: {governing_of(view).text()}")
     if view.recorded_later:
         lines.append(f"as known on {view.today.isoformat()}: {view.recorded_later} journal entr"
                      f"{'y' if view.recorded_later == 1 else 'ies'} recorded later left out")
@@ -80,6 +100,8 @@ def case_text(view: CaseView) -> str:
         met = f" (done {d.met_on.isoformat()})" if d.met_on else ""
         lines.append(f"  {d.due.isoformat()}  {d.status:<9} {d.key}{met} — {d.label}")
         lines.append(f"      {d.explain()}")
+        if not d.verified:
+            lines.append(f"      à confirmer: {d.ruleset} deadlines.{d.rule_key} ({printable(d.source)})")
     lines.append("history:")
     for h in view.history:
         pending = "" if h.seq is not None else "  (due, not yet swept)"
@@ -89,13 +111,29 @@ def case_text(view: CaseView) -> str:
     return "\n".join(lines)
 
 
+def evidence_text(stored: str) -> str:
+    """Evidence as one phrase: the free reference as given, or `LRAR 1A 123…, first presented 2025-01-10,
+    received 2025-01-13 (ref …)` for structured evidence."""
+    from lifecycle.events import read_evidence
+
+    proof = read_evidence(stored)
+    if proof is None or not proof.structured:
+        return stored
+    parts = [f"LRAR {proof.lrar}"] if proof.lrar else []
+    if proof.presented_on:
+        parts.append(f"first presented {proof.presented_on.isoformat()}")
+    if proof.received_on:
+        parts.append(f"received {proof.received_on.isoformat()}")
+    return ", ".join(parts) + (f" (ref {proof.reference})" if proof.reference else "")
+
+
 def journal_line(j: JournalLine) -> str:
     """`  #3  2025-01-30  loi_submitted  by cli  {"…": …}  evidence LRAR …  (voided by #5)` (a `JournalLine`)."""
     line = f"  #{j.seq:<3} {j.at.isoformat()}  {j.type:<34} by {j.actor}"
     if j.data:
         line += "  " + json.dumps(j.data, ensure_ascii=False, separators=(", ", ": "))
     if j.evidence:
-        line += f"  evidence {j.evidence}"
+        line += f"  evidence {evidence_text(j.evidence)}"
     if j.voided_by:
         line += f"  (voided by #{j.voided_by})"
     elif j.superseded:

@@ -63,6 +63,9 @@ class MemoryCaseRepository(CaseRepository):
         return sorted(i for i, c in self.state.cases.items()
                       if c.wake_on is not None and c.wake_on <= horizon and (wanted is None or i in wanted))
 
+    def ids(self) -> list[int]:
+        return sorted(self.state.cases)
+
     def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
         wanted = set(communes)
         return [c for i, c in sorted(self.state.cases.items())

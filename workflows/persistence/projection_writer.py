@@ -53,7 +53,9 @@ def deadline_rows(case_id: int, projection: Projection, previous: CachedReplay |
 def _deadline_row(case_id: int, d: Deadline) -> dict[str, Any]:
     return {"case_id": case_id, "ident": d.ident, "key": d.key, "label": d.label, "due": d.due, "status": d.status,
             "kind": d.kind, "met_on": d.met_on, "at_expiry": d.at_expiry, "recipients": _recipients_json(d.recipients),
-            "explanation": _explanation_json(d.explanation, d.note)}
+            "explanation": _explanation_json(d.explanation, d.note),
+            "origin": f"{d.ruleset} deadlines.{d.rule_key}" if d.ruleset else None,
+            "to_confirm": None if d.verified else d.source}
 
 
 @lru_cache(maxsize=256)
@@ -87,7 +89,9 @@ def payment_rows(case_id: int, projection: Projection, previous: CachedReplay | 
 def _payment_row(case_id: int, line: PaymentLine) -> dict[str, Any]:
     return {"case_id": case_id, "component": line.component, "mission": line.mission, "year": line.year,
             "due": line.due, "amount": line.amount, "ceiling": line.ceiling, "paid": line.paid, "status": line.status,
-            "explanation": line.explanation}
+            "explanation": line.explanation,
+            "origin": line.origin.cite() if line.origin else None,
+            "to_confirm": None if line.origin is None or line.origin.verified else line.origin.source}
 
 
 def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,

@@ -54,6 +54,10 @@ class CaseRepository(ABC):
         """Cases whose sweep has work on or before `horizon` (their `wake_on`), by id."""
 
     @abstractmethod
+    def ids(self) -> list[int]:
+        """Every case, by id."""
+
+    @abstractmethod
     def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
         """Cases in one of `states`, other than `besides`, whose territory has one of `communes`, by id."""
 
@@ -156,7 +160,7 @@ class OutboxRepository(ABC):
 _JOURNAL_INSERT = JournalRow.__table__.insert().inline()
 # A line of one case's échéancier, and what a payment changes on it (the rows have no identity column).
 _PAYMENT_KEY = ("case_id", "component", "mission", "year", "due")
-_PAYMENT_VALUES = ("amount", "ceiling", "paid", "status", "explanation")
+_PAYMENT_VALUES = ("amount", "ceiling", "paid", "status", "explanation", "origin", "to_confirm")
 # `=` on the key's NOT NULL columns (the case's index on PostgreSQL, where IS NOT DISTINCT FROM is not indexable and
 # would scan every payment row); IS NOT DISTINCT FROM on the nullable mission only.
 _PAYMENT_LINE_UPDATE = (PaymentRow.__table__.update()
@@ -231,6 +235,9 @@ class SqlCaseRepository(CaseRepository):
         if case_ids is not None:
             query = query.where(col(Case.id).in_(list(case_ids)))
         return sorted(self.session.exec(query))
+
+    def ids(self) -> list[int]:
+        return sorted(self.session.exec(select(Case.id)))
 
     def sharing_communes(self, communes: Sequence[str], states: Sequence[str], *, besides: int) -> list[Case]:
         if not communes or not states:

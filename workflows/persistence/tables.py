@@ -99,6 +99,10 @@ class DeadlineRow(SQLModel, table=True):
     at_expiry: str
     recipients: str = Field(default="[]")  # JSON list of roles besides the binôme
     explanation: str = Field(sa_column=Column(Text, nullable=False))  # JSON of DateExplanation + note
+    # The ruleset row of the deadline's period ("ACI-2019+A2 deadlines.mission_start.crisis"), and, when that
+    # row (or the transition that anchors it) is not checked against the signed text, its source: "à confirmer".
+    origin: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    to_confirm: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class PaymentRow(SQLModel, table=True):
@@ -120,6 +124,10 @@ class PaymentRow(SQLModel, table=True):
     paid: Decimal = Field(default=Decimal(0), sa_column=Column(Numeric(14, 2), nullable=False, server_default="0"))
     status: str
     explanation: str = Field(sa_column=Column(Text, nullable=False))
+    # The ruleset row whose amounts produced the line ("ACI-2019 amounts.missions.access"), and, when that row
+    # was not checked against the signed text, its source: the amount is then shown "à confirmer".
+    origin: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    to_confirm: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class User(SQLModel, table=True):

@@ -30,7 +30,7 @@ from sqlmodel import select
 from lifecycle import territory
 from lifecycle.deadlines import PENDING
 from lifecycle.errors import DomainError
-from lifecycle.events import SYSTEM_EVENTS, JournalEntry
+from lifecycle.events import SYSTEM_EVENTS, Evidence, JournalEntry, read_evidence
 from lifecycle.indicators import YearIndicators, indicator_tracking
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.ruleset import Ruleset
@@ -69,6 +69,9 @@ class DeadlineLine:
         expiry_event: the system event a timer records when the window closes (e.g. tacit validation), else None.
         timer_due: that event is due and the sweep has not recorded it yet.
         reason: why the due date is that date.
+        origin: the ruleset row of its period ("ACI-2019+A2 deadlines.mission_start.crisis"; "" before 0010).
+        to_confirm: that row's source when it was not checked against the signed text (the date is then shown
+            "à confirmer"), else None.
     """
 
     ident: str
@@ -84,6 +87,8 @@ class DeadlineLine:
     expiry_event: str | None
     timer_due: bool
     reason: DueDateReason
+    origin: str = ""
+    to_confirm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,11 @@ class JournalLine:
     data: dict[str, Any]
     evidence: str | None
     voided_by: int | None
+
+    @property
+    def proof(self) -> Evidence | None:
+        """The evidence read back: a free reference, or the registered letter's number and dates."""
+        return read_evidence(self.evidence)
 
     @property
     def is_system(self) -> bool:
@@ -123,6 +133,8 @@ class PaymentLineView:
     paid: Decimal
     status: str
     explanation: str = ""  # how the engine computed the line (its stored text, English, e.g. a refund's terms)
+    origin: str = ""  # the ruleset row of its amount ("ACI-2019+A2 amounts.missions.crisis"; "" before 0010)
+    to_confirm: str | None = None  # that row's source when not checked against the signed text: "à confirmer"
 
     @property
     def remaining(self) -> Decimal | None:
@@ -276,6 +288,7 @@ def _deadline(row: DeadlineRow, rules: Ruleset, today: date) -> DeadlineLine:
         recipients=recipient_roles(row.recipients), expiry_event=event,
         timer_due=event is not None and row.status == PENDING and row.due < today,
         reason=due_date_reason(row.explanation, rule),
+        origin=row.origin or "", to_confirm=row.to_confirm,
     )
 
 
@@ -293,7 +306,8 @@ def payment_status(stored: str, due: date, today: date) -> str:
 
 def _payment(row: PaymentRow, today: date) -> PaymentLineView:
     return PaymentLineView(row.component, row.mission, row.year, row.due, _cents(row.amount), _cents(row.ceiling),
-                           _cents(row.paid) or ZERO, payment_status(row.status, row.due, today), row.explanation)
+                           _cents(row.paid) or ZERO, payment_status(row.status, row.due, today), row.explanation,
+                           row.origin or "", row.to_confirm)
 
 
 def _cents(value: Decimal | int | None) -> Decimal | None:

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 from lifecycle import territory
 from lifecycle.deadlines import STATUSES, Deadline
 from lifecycle.errors import EventRejected
+from lifecycle.events import Evidence, read_evidence
 from lifecycle.indicators import YearIndicators, indicator_tracking
 from lifecycle.machine import STATES, TERRITORY_CLAIMING
 from lifecycle.payments import PaymentLine
@@ -83,9 +84,17 @@ class JournalLine:
     voided_by: int | None
     superseded: bool
 
+    @property
+    def proof(self) -> Evidence | None:
+        """The evidence read back: a free reference, or the registered letter's number and dates."""
+        return read_evidence(self.evidence)
+
     def as_dict(self) -> dict[str, Any]:
+        # "evidence" is the text the journal stores (and hashes); "evidence_parts" its parts, read back.
+        proof = self.proof
         return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "actor": self.actor,
                 "recorded_at": self.recorded_at.isoformat(), "data": self.data, "evidence": self.evidence,
+                "evidence_parts": proof.as_dict() if proof is not None else None,
                 "voided_by": self.voided_by, "superseded": self.superseded}
 
 

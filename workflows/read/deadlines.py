@@ -41,10 +41,12 @@ def status_as_of(stored: str, due: date, at_expiry: str, today: date) -> str:
 
 def deadline_rule(rules: Ruleset, key: str) -> DeadlineRule | None:
     """The ruleset row of a stored deadline key: `mission_start.access` is a row, `annual_review.2` is year 2 of
-    `annual_review`; None for a key the ruleset does not know."""
-    if key in rules.deadlines:
-        return rules.deadlines[key]
-    return rules.deadlines.get(key.rsplit(".", 1)[0])
+    `annual_review`; None for a key the ruleset does not know. A row a later version of the accord added (the
+    crisis mission's) is found too."""
+    every = rules.lineage_deadlines
+    if key in every:
+        return every[key]
+    return every.get(key.rsplit(".", 1)[0])
 
 
 # ------------------------------------------------------------------------------------------- why this date

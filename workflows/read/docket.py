@@ -32,6 +32,7 @@ from sqlmodel import col
 
 from lifecycle.deadlines import CANCELLED, PENDING
 from lifecycle.errors import RulesetError
+from lifecycle.events import read_evidence
 from lifecycle.ruleset import DEFAULT_RULESET, DeadlineRule, Ruleset, load_ruleset
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -94,7 +95,11 @@ class DocketRow:
         closed: the case is no longer in a docket state (see the module's docstring).
         initiator, grounds: of the termination notice (funders / cpts; non_compliance / ineligible), else None.
         notice_on: the date of the notice (or of the contract refusal): the legal anchor.
-        notice_evidence: its evidence as recorded (e.g. an LRAR number), None when none was given.
+        notice_evidence: its free evidence reference (e.g. a file name, or an LRAR number typed as text), None
+            when none was given.
+        notice_lrar, notice_presented_on, notice_received_on: the registered letter's number, its first
+            presentation and its signed receipt, from structured evidence (None when not given); the event's
+            date (`notice_on`) stays the anchor of every window.
         referral_on: the CPL referral's date, if any.
         suspended: the termination is suspended by a CPL referral (state `termination_suspended`).
         meeting_on: the CPL meeting's date as scheduled (`cpl_meeting_scheduled`), if any.
@@ -115,6 +120,9 @@ class DocketRow:
     grounds: str | None
     notice_on: date | None
     notice_evidence: str | None
+    notice_lrar: str | None
+    notice_presented_on: date | None
+    notice_received_on: date | None
     referral_on: date | None
     suspended: bool
     meeting_on: date | None
@@ -145,7 +153,9 @@ class DocketRow:
             "case": self.case_id, "case_name": self.case_name, "departement": self.departement,
             "region": self.region, "state": self.state, "matter": self.matter, "closed": self.closed,
             "initiator": self.initiator, "grounds": self.grounds, "notice_on": day(self.notice_on),
-            "notice_evidence": self.notice_evidence, "referral_on": day(self.referral_on),
+            "notice_evidence": self.notice_evidence, "notice_lrar": self.notice_lrar,
+            "notice_presented_on": day(self.notice_presented_on), "notice_received_on": day(self.notice_received_on),
+            "referral_on": day(self.referral_on),
             "suspended": self.suspended, "meeting_on": day(self.meeting_on),
             **{name: deadline(getattr(self, name)) for name in _DATES},
             "refund_amount": str(self.refund_amount) if self.refund_amount is not None else None,
@@ -277,6 +287,7 @@ def _row(case: Any, journal: list[Any], deadlines: list[Any], refund: Decimal | 
     anchor = max((r for r in (notice, refusal) if r is not None), key=lambda r: r.seq, default=None)
     matter = REFERRAL if anchor is None else TERMINATION if anchor.type == "termination_notice_received" else REFUSAL
     notice_data = json.loads(anchor.data) if anchor is not None else {}
+    proof = read_evidence(anchor.evidence) if anchor is not None else None
     meeting_on = json.loads(meeting.data).get("date") if meeting is not None else None
     dates = {name: _pick([row for row in deadlines if row.key in keys], rules, today)
              for name, keys in _DATES.items()}
@@ -288,7 +299,10 @@ def _row(case: Any, journal: list[Any], deadlines: list[Any], refund: Decimal | 
         initiator=notice_data.get("initiator") if matter == TERMINATION else None,
         grounds=notice_data.get("grounds") if matter == TERMINATION else None,
         notice_on=anchor.at if anchor is not None else None,
-        notice_evidence=anchor.evidence if anchor is not None else None,
+        notice_evidence=proof.reference if proof is not None else None,
+        notice_lrar=proof.lrar if proof is not None else None,
+        notice_presented_on=proof.presented_on if proof is not None else None,
+        notice_received_on=proof.received_on if proof is not None else None,
         referral_on=referral.at if referral is not None else None,
         suspended=case.state == "termination_suspended",
         meeting_on=date.fromisoformat(meeting_on) if meeting_on else None,

@@ -174,3 +174,49 @@ def _summed(groups: list[ForecastGroup], year: int, cases: int) -> ForecastGroup
     return ForecastGroup("total", f"all groups, {year}", committed=sum((g.committed for g in groups), ZERO),
                          awaiting_ceiling=sum((g.awaiting_ceiling for g in groups), ZERO),
                          paid=sum((g.paid for g in groups), ZERO), lines=sum(g.lines for g in groups), cases=cases)
+
+
+@dataclass(frozen=True)
+class ToConfirm:
+    """The part of a forecast group computed from ruleset rows not checked against the signed text.
+
+    Attributes:
+        amount: those lines' amounts (refunds negative; a variable line awaiting assessment at its ceiling).
+        sources: the rows' sources, each once, in the order met ("à confirmer" with these).
+        lines: how many lines.
+    """
+
+    amount: Decimal
+    sources: tuple[str, ...]
+    lines: int
+
+    def text(self) -> str:
+        return " ; ".join(self.sources)
+
+
+def forecast_to_confirm(uow: SqlUnitOfWork, year: int, *, by: str = "region",
+                        scope: Scope | None = None) -> dict[str, ToConfirm]:
+    """For `forecast(uow, year, by=…, scope=…)`: per group key, and under "total", the part of its lines
+    computed from unverified ruleset rows (`PaymentRow.to_confirm`); groups without any are absent."""
+    if by not in FORECAST_GROUPS:
+        raise EventRejected(f"unknown grouping {by!r}: expected one of {', '.join(FORECAST_GROUPS)}")
+    where = [col(PaymentRow.due) >= date(year, 1, 1), col(PaymentRow.due) <= date(year, 12, 31),
+             PaymentRow.status != "cancelled", col(PaymentRow.to_confirm).is_not(None)]
+    if scope is not None and not scope.national:
+        where.append(col(PaymentRow.case_id).in_(_cases_in(scope)))
+    key = {"region": Case.region, "departement": Case.seat_departement, "component": PaymentRow.component}[by]
+    query = (select(key, PaymentRow.component, PaymentRow.amount, PaymentRow.ceiling, PaymentRow.to_confirm)
+             .join(Case, col(Case.id) == col(PaymentRow.case_id)).where(*where)
+             .order_by(col(PaymentRow.due), col(PaymentRow.id)))
+    with uow:
+        rows = uow.session.exec(query).all()
+    found: dict[str, tuple[Decimal, dict[str, None], int]] = {}
+    for group, component, amount, ceiling, source in rows:
+        value = Decimal(amount if amount is not None else ceiling or 0)
+        value = -value if component == "refund" else value
+        for target in (group, "total"):
+            total, sources, count = found.get(target, (ZERO, {}, 0))
+            sources[source] = None
+            found[target] = (total + value, sources, count + 1)
+    return {k: ToConfirm(amount.quantize(Decimal("0.01")), tuple(sources), count)
+            for k, (amount, sources, count) in found.items()}

@@ -186,9 +186,12 @@ def socle_deployed() -> Any:
 
 @lru_cache(maxsize=1)
 def _socle_deployment_keys() -> tuple[str, ...]:
+    """The deployment deadlines of the socle missions of every version of the accord (a case has the rows of the
+    missions it is under: the crisis mission's only under ACI avenant 2)."""
     rules = load_ruleset(ruleset_id=DEFAULT_RULESET)
-    return tuple(sorted(r.key for r in rules.deadlines.values()
-                        if r.mission in rules.socle_missions and "mission_deployed" in r.completed_by))
+    socle = {m for version in rules.versions or (rules,) for m in version.socle_missions}
+    return tuple(sorted(r.key for r in rules.lineage_deadlines.values()
+                        if r.mission in socle and "mission_deployed" in r.completed_by))
 
 
 def _present(*conditions: Any) -> list[Any]:
@@ -426,13 +429,13 @@ def _ruleset(ruleset_id: str) -> Ruleset:
 
 
 def _is_yearly(rule: str) -> bool:
-    found = load_ruleset(ruleset_id=DEFAULT_RULESET).deadlines.get(rule)
+    found = load_ruleset(ruleset_id=DEFAULT_RULESET).lineage_deadlines.get(rule)
     return bool(found and found.per_contract_year)
 
 
 def deadline_rules(ruleset_id: str = DEFAULT_RULESET) -> tuple[DeadlineRule, ...]:
     """The deadline rules of a ruleset, in its order (what the "deadline" filter offers)."""
-    return tuple(load_ruleset(ruleset_id=ruleset_id).deadlines.values())
+    return tuple(load_ruleset(ruleset_id=ruleset_id).lineage_deadlines.values())
 
 
 # ------------------------------------------------------------------------------------------ Portefeuille

@@ -8,14 +8,21 @@ version check. Any failure leaves the journal and projections as they were.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from lifecycle import territory
 from lifecycle.errors import EventRejected, TransitionRejected
-from lifecycle.events import SYSTEM_EVENTS, JournalEntry, parse_date, validate_data, validate_evidence
+from lifecycle.events import (
+    SYSTEM_EVENTS,
+    JournalEntry,
+    check_evidence_not_after,
+    parse_date,
+    validate_data,
+    validate_evidence,
+)
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project, replay, resume
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
@@ -27,6 +34,7 @@ from workflows.persistence.projection_writer import refuse_write, write_projecti
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.clock import local_today, utc_now
+from workflows.settings import cpl_seats
 
 SYSTEM_ACTOR = "system"
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -39,7 +47,9 @@ class NewEvent:
     type: str
     at: date
     data: dict[str, Any] = field(default_factory=dict)
-    evidence: str | None = None
+    # A free reference (text), or structured evidence {"reference", "lrar", "presented_on", "received_on"}
+    # (lifecycle.events.validate_evidence); `apply` turns it into the text the journal stores.
+    evidence: str | Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,8 +152,12 @@ def apply(
     today: date | None = None,
     now: datetime | None = None,
     idempotency_key: str | None = None,
+    cpl_members: Mapping[str, tuple[int, int]] | None = None,
 ) -> ApplyResult:
     """Record `event` on the case in one unit of work, or raise a DomainError and write nothing.
+
+    `cpl_members` is the deployment's CPL composition (`Settings.cpl_members`): a deliberation recorded without
+    its seats gets those of the case's CPL written into its data (else the ruleset's defaults).
 
     `today` (default: the date at the seat at `now`) may not lie after the date at the seat at `now`: only a
     simulation, whose `now` is virtual too, runs ahead of the wall clock. With an `idempotency_key`, a retry of
@@ -156,7 +170,8 @@ def apply(
         idempotency_key = _check_idempotency_key(idempotency_key)
     try:
         with uow:
-            result = _apply(uow, case_id, event, actor, today=today, now=now, idempotency_key=idempotency_key)
+            result = _apply(uow, case_id, event, actor, today=today, now=now, idempotency_key=idempotency_key,
+                            cpl_members=cpl_members)
             uow.commit()
             return result
     except DuplicateKey as exc:
@@ -218,7 +233,8 @@ def _replayed_result(uow: UnitOfWork, case: Case, event: NewEvent, key: str, tod
 
 
 def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
-           now: datetime, idempotency_key: str | None) -> ApplyResult:
+           now: datetime, idempotency_key: str | None,
+           cpl_members: Mapping[str, tuple[int, int]] | None = None) -> ApplyResult:
     case = uow.cases.get(case_id)
     if idempotency_key is not None:
         first = _replayed_result(uow, case, event, idempotency_key, today, now)
@@ -227,12 +243,15 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
     today = check_today(case, today, now)
     allow_system = actor == SYSTEM_ACTOR
     data = validate_data(event.type, event.data, allow_system=allow_system)
-    event = replace(event, evidence=validate_evidence(event.evidence))
     at = parse_date(event.at, "event date")
+    event = replace(event, evidence=validate_evidence(event.evidence, event_type=event.type, at=at))
     if at > today:
         raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
                             f"{today.isoformat()} at the seat): record events on or after the day they happen")
+    check_evidence_not_after(event.evidence, today)
     rules = checked_ruleset(uow, case)
+    if event.type == "cpl_meeting_held":
+        data = with_cpl_seats(data, case.seat_departement, rules, cpl_members or {})
     replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now, idempotency_key)
     before, after, row = replayed.before, replayed.after, replayed.row
     new_entry = replayed.entry
@@ -245,6 +264,17 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
     own = next(h for h in reversed(after.history) if h.seq == seq) if event.type != "event_voided" else None
     return ApplyResult(case.id, seq, before.state, after.state, after,
                        own.source if own else before.state, own.dest if own else after.state)
+
+
+def with_cpl_seats(data: dict[str, Any], departement: str, rules: Ruleset,
+                   cpl_members: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """A CPL deliberation's data with the seats per section it is held under: as given, else the deployment's
+    setting for the case's CPL, else the ruleset's defaults — recorded in the journal, so that replaying it
+    never depends on a setting that may change later."""
+    if "present" not in data or "seats" in data or rules.cpl is None:
+        return data
+    seats = cpl_seats(cpl_members, departement) or dict(rules.cpl.members)
+    return {**data, "seats": seats}
 
 
 def checked_ruleset(uow: UnitOfWork, case: Case) -> Ruleset:

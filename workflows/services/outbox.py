@@ -91,6 +91,7 @@ def enqueue_notices(uow: UnitOfWork, case: Case, notices: Iterable[DueNotice], n
             departement=case.seat_departement, deadline_key=d.key, deadline_label=d.label, due=d.due,
             explanation=explain_fr(d), kind=due.kind, offset_days=due.offset_days, on=due.send_on,
             anchor_key=d.ident, recipients=recipients_for(uow, case, due.roles),
+            to_confirm=None if d.verified else d.source,
         )
         # The stored text is what the notice says on the day the sweep found it owed; the drain renders it
         # again on the day it goes.
@@ -108,7 +109,7 @@ def _notice_json(notice: Notice) -> str:
         "deadline_key": notice.deadline_key, "deadline_label": notice.deadline_label,
         "due": notice.due.isoformat(), "explanation": notice.explanation, "kind": notice.kind,
         "offset_days": notice.offset_days, "on": notice.on.isoformat(), "anchor_key": notice.anchor_key,
-        "status_url": notice.status_url,
+        "status_url": notice.status_url, "to_confirm": notice.to_confirm,
     }, ensure_ascii=False)
 
 

@@ -63,6 +63,29 @@ def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = 
         raise ClockRefused(f"--today {today.isoformat()} is after today's date at every seat ({latest.isoformat()}"
                            "): a sweep cannot run ahead of the clock; to see the future, use `cpts simulate`")
     candidates = due_case_ids(uow, today or latest, case_ids)
+    return _sweep_all(uow, candidates, today, now, mail_domain, cases_per_transaction)
+
+
+def refresh(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = None,
+            case_ids: Iterable[int] | None = None, mail_domain: str = DEFAULT_MAIL_DOMAIN) -> SweepReport:
+    """Project every case (or `case_ids`) afresh as of its seat's today and write its rows, even when no status
+    changed — after an upgrade whose rows hold more (migration 0010: each line's ruleset row), or new ruleset
+    files (`CPTS_RULESETS_DIR`: a version of the accord, values now verified). It is a sweep of every case: due
+    timers fire exactly once and notices are enqueued as the sweep does; only rows that differ are written.
+    `today` as in `sweep` (never after the clock)."""
+    now = now or utc_now()
+    latest = latest_local_date(now)
+    if today is not None and today > latest:
+        raise ClockRefused(f"--today {today.isoformat()} is after today's date at every seat ({latest.isoformat()}"
+                           "): a refresh cannot run ahead of the clock; to see the future, use `cpts simulate`")
+    with uow:
+        candidates = list(case_ids) if case_ids is not None else uow.cases.ids()
+    return _sweep_all(uow, candidates, today, now, mail_domain, 1, write_always=True)
+
+
+def _sweep_all(uow: UnitOfWork, candidates: list[int], today: date | None, now: datetime, mail_domain: str,
+               cases_per_transaction: int, *, write_always: bool = False) -> SweepReport:
+    """Sweep `candidates`, `cases_per_transaction` at a time (see `sweep`), and report."""
     fired: list[tuple[int, str, date]] = []
     breached: list[tuple[int, str]] = []
     refused: list[tuple[int, str]] = []
@@ -74,7 +97,8 @@ def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = 
         with uow:
             for case_id in group:
                 try:
-                    outcomes.append((case_id, _sweep_locked(uow, case_id, today, now, mail_domain)))
+                    outcomes.append((case_id, _sweep_locked(uow, case_id, today, now, mail_domain,
+                                                            write_always=write_always)))
                 except TamperedJournal as exc:  # checked before anything is written for the case
                     refused.append((case_id, str(exc)))
             uow.commit()
@@ -98,8 +122,9 @@ def sweep_case(uow: UnitOfWork, case_id: int, *, today: date | None, now: dateti
 
 
 def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: datetime,
-                  mail_domain: str) -> CaseSweep | None:
-    """Sweep one case inside the caller's unit of work (which commits)."""
+                  mail_domain: str, *, write_always: bool = False) -> CaseSweep | None:
+    """Sweep one case inside the caller's unit of work (which commits); `write_always`: write its rows even
+    when no status changed (`refresh`)."""
     case = uow.cases.lock_for_sweep(case_id)
     if case is None:
         return None
@@ -115,7 +140,7 @@ def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: dateti
     # Today's notices go into the outbox below: the next wake-up is for tomorrow's at the earliest.
     next_day = case_today + timedelta(days=1)
     changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
-    if changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
+    if write_always or changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
         # First, so that a journal cut short behind the engine's back is refused before anything is written.
         write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
                          tail=swept.ends.tail, genesis=swept.ends.genesis, checkpoint=swept.checkpoint)

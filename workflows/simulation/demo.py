@@ -18,6 +18,7 @@ from typing import Any
 from lifecycle import territory
 from lifecycle.errors import DomainError
 from lifecycle.events import DOCUMENTS
+from lifecycle.ruleset import load_ruleset
 from workflows.persistence.db import make_engine, migrate
 from workflows.persistence.journal import UNKEYED, JournalKeys
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -102,6 +103,9 @@ def _storyline(stage: str, start: date, rng: random.Random) -> Storyline:
     if stage != "contracted_missions_breached":
         s.at(signed + 200, "mission_started", {"mission": "parcours"})
         s.at(signed + 230, "mission_started", {"mission": "prevention"})
+        # The crisis mission (ACI avenant 2), when the contract is under it from its signature.
+        if "crisis" in load_ruleset().missions_at_signature(start + timedelta(days=signed)):
+            s.at(signed + 150, "mission_started", {"mission": "crisis"})
     s.at(signed + 365 + 20, "annual_review_held", {"year": 1})
     s.at(signed + 365 + 25, "indicators_reported", {"year": 1, "missions": {
         "access": {"indicators": [

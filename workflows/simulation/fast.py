@@ -32,7 +32,7 @@ from types import TracebackType
 from lifecycle import territory
 from lifecycle.deadlines import Deadline, OpenDeadline
 from lifecycle.errors import DomainError, EventRejected
-from lifecycle.events import JournalEntry, parse_date, validate_data
+from lifecycle.events import JournalEntry, check_evidence_not_after, parse_date, validate_data, validate_evidence
 from lifecycle.machine import LifecycleModel, attached
 from lifecycle.projection import NewEventCheck, Projection, SystemEvent, _Replay, project
 from lifecycle.reminders import notices_due
@@ -279,17 +279,19 @@ class _Simulation:
     def _try(self, today: date, event: ScenarioEvent) -> tuple[JournalEntry, Projection]:
         data = validate_data(event.type, event.data, allow_system=False)
         at = parse_date(event.at, "event date")
+        evidence = validate_evidence(event.evidence, event_type=event.type, at=at)
         if at > today:
             raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
                                 f"{today.isoformat()} at the seat): record events on or after the day they happen")
+        check_evidence_not_after(evidence, today)
         if event.type == "event_voided":
             _check_void(self.journal, data["seq"])
         seq, recorded_at = len(self.journal) + 1, virtual_now(today)
         new_entry = JournalEntry(seq=seq, type=event.type, at=at, data=data, actor=SIMULATION_ACTOR,
-                                 evidence=event.evidence, recorded_at=recorded_at)
+                                 evidence=evidence, recorded_at=recorded_at)
         # The entry as the journal gives it back to later replays (canonical JSON, keys sorted).
         stored = JournalEntry(seq=seq, type=event.type, at=at, data=json.loads(canonical_json(data)),
-                              actor=SIMULATION_ACTOR, evidence=event.evidence, recorded_at=recorded_at)
+                              actor=SIMULATION_ACTOR, evidence=evidence, recorded_at=recorded_at)
         # The only case in the simulated database: no other CPTS can overlap its territory.
         check = NewEventCheck(seq, []) if event.type == "health_project_validated" else None
         if event.type == "event_voided" or at != today:

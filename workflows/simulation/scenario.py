@@ -22,7 +22,7 @@ class ScenarioEvent:
     at: date
     type: str
     data: dict[str, Any]
-    evidence: str | None = None
+    evidence: str | dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
