@@ -46,6 +46,7 @@ from sqlalchemy import Engine, Table, inspect
 from sqlmodel import SQLModel
 
 from lifecycle import territory
+from lifecycle.calendar import contract_anniversary
 from lifecycle.errors import DomainError
 from lifecycle.events import MISSIONS, SYSTEM_EVENTS, validate_data
 from lifecycle.projection import Projection, project
@@ -225,9 +226,15 @@ def _five_year_events(start: date, rng: random.Random) -> list[Event]:
     signed = 420
     s.at(signed, "contract_signed", {"missions": ["quality", "support"], "snp_compensation": True,
                                      "snp_orientation": rng.random() < 0.3})
+    signed_on = start + timedelta(days=signed)
+    anniversaries = tuple(contract_anniversary(signed_on, k) for k in range(6))
+    # A mission the contract comes under at an anniversary (the crisis mission of ACI avenant 2) starts after it.
+    coming = {mission: (anniversaries[year - 1] - start).days - signed
+              for mission, (year, _) in load_ruleset().missions_coming(signed_on, anniversaries).items()}
     for k, mission in enumerate(MISSIONS):
-        s.at(signed + 60 + 30 * k, "mission_started", {"mission": mission})
-        s.at(signed + 400 + 30 * k, "mission_deployed", {"mission": mission})
+        offset = max(60 + 30 * k, coming.get(mission, 0) + 30)
+        s.at(signed + offset, "mission_started", {"mission": mission})
+        s.at(signed + offset + 340, "mission_deployed", {"mission": mission})
     for year in range(1, 6):
         s.at(signed + (year - 1) * 365 + 300, "members_list_updated", {"year": year})
         s.at(signed + year * 365 + 20, "annual_review_held", {"year": year})
@@ -349,21 +356,22 @@ def build_case(plan: CasePlan, referents: dict[str, int], t0: date = T0) -> Buil
     if plan.kind.startswith("fixture"):
         stored = _build_fixture(plan, case, journal, info, t0)
     else:
+        # A demo-style case is imported on T0: its past events are recorded then (as `engine_build` applies them).
         events = storyline(plan, t0)
         for at, event_type, data in events:
-            journal.append(event_type, at, data, recorded_on=at)
+            journal.append(event_type, at, data, recorded_on=t0)
         stored = journal.project(case, t0)
         payments = payment_events(plan, stored, t0)
         for at, event_type, data in payments:
-            journal.append(event_type, at, data, recorded_on=at)
+            journal.append(event_type, at, data, recorded_on=t0)
         if payments:
             stored = journal.project(case, t0)
         if stored.rejected:
             raise RuntimeError(f"plan {plan}: the engine would refuse {stored.rejected}")
         # One write per apply; the last apply's projection (today = T0, notices from T0) is what is stored.
         case.version = len(journal.rows) - 1
-        last_at = (payments or events)[-1][0] if (payments or events) else plan.start
-        _write(case, stored, journal.rows[-1].hash, now_day=last_at, notices_from=t0)
+        _write(case, stored, journal.rows[-1].hash, now_day=t0 if (payments or events) else plan.start,
+               notices_from=t0)
         if plan.kind == COHORT:
             info["due"] = [(e.type, e.at.isoformat(), e.deadline) for e in stored.due_system_events]
             if len(info["due"]) != 1 or case.wake_on is None or case.wake_on > t0:
@@ -530,9 +538,9 @@ def engine_build(uow: SqlUnitOfWork, plans: Sequence[CasePlan], t0: date = T0) -
             problems += engine_fixture(uow, plan, t0)
         else:
             for at, event_type, data in storyline(plan, t0):
-                try:
+                try:  # imported on T0 (the clock guard refuses a write dated before its "today")
                     apply(uow, case.id, NewEvent(event_type, at, data), actor_for(event_type), today=t0,
-                          now=virtual_now(at))
+                          now=virtual_now(t0))
                 except DomainError as exc:
                     problems.append(f"case {case.id} {event_type} {at}: {exc}")
             lines = case_payments(uow, case.id, today=t0)
@@ -540,7 +548,7 @@ def engine_build(uow: SqlUnitOfWork, plans: Sequence[CasePlan], t0: date = T0) -
             for at, event_type, data in payment_events(plan, fake, t0):  # type: ignore[arg-type]
                 try:
                     apply(uow, case.id, NewEvent(event_type, at, data), actor_for(event_type), today=t0,
-                          now=virtual_now(at))
+                          now=virtual_now(t0))
                 except DomainError as exc:
                     problems.append(f"case {case.id} payment {at}: {exc}")
         if plan.kind != COHORT:
