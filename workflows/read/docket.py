@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, false, or_, select
+from sqlalchemy import exists, or_, select
 from sqlmodel import col
 
 from lifecycle.deadlines import CANCELLED, PENDING
@@ -37,6 +37,7 @@ from lifecycle.ruleset import DEFAULT_RULESET, DeadlineRule, Ruleset, load_rules
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.read.deadlines import DueDateReason, deadline_rule, due_date_reason, status_as_of
+from workflows.read.people import seated_in
 from workflows.services.people import Scope
 
 OPEN_STATES = ("termination_pending", "termination_suspended", "contract_refused")
@@ -176,21 +177,9 @@ class DocketFilters:
     departements: tuple[str, ...] = ()
 
 
-def scope_of_cases(scope: Scope) -> Any | None:
-    """The cases a scope takes in (SPEC §2), as a condition on `cases`; None: every case."""
-    if scope.national:
-        return None
-    conditions = []
-    if scope.regions:
-        conditions.append(col(Case.region).in_(scope.regions))
-    if scope.departements:
-        conditions.append(col(Case.seat_departement).in_(scope.departements))
-    return or_(*conditions) if conditions else false()
-
-
 def docket_conditions(scope: Scope, filters: DocketFilters) -> list[Any]:
     """WHERE clauses on `cases`: the scope, the départements, open or closed."""
-    conditions = [c for c in (scope_of_cases(scope),) if c is not None]
+    conditions = [c for c in (seated_in(scope),) if c is not None]
     if filters.departements:
         conditions.append(col(Case.seat_departement).in_(filters.departements))
     is_open = col(Case.state).in_(OPEN_STATES)

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, case, cast, distinct, false, func, or_
+from sqlalchemy import BigInteger, case, cast, distinct, func
 from sqlmodel import col, select
 
 from lifecycle import territory
@@ -16,6 +16,7 @@ from lifecycle.errors import EventRejected
 from lifecycle.payments import PaymentLine
 from workflows.persistence.tables import Case, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
+from workflows.read.people import seated_in
 from workflows.services.cases import project_case
 from workflows.services.clock import local_today, utc_now
 from workflows.services.people import Scope
@@ -120,13 +121,8 @@ def forecast(uow: SqlUnitOfWork, year: int, *, by: str = "region", scope: Scope 
 
 
 def _cases_in(scope: Scope) -> Any:
-    """The ids of the cases seated inside `scope` (régions and départements typed apart: SPEC §2)."""
-    seats = []
-    if scope.regions:
-        seats.append(col(Case.region).in_(scope.regions))
-    if scope.departements:
-        seats.append(col(Case.seat_departement).in_(scope.departements))
-    return select(Case.id).where(or_(*seats) if seats else false())
+    """The ids of the cases seated inside `scope` (not national: the callers check)."""
+    return select(Case.id).where(seated_in(scope))
 
 
 def forecast_years(uow: SqlUnitOfWork) -> tuple[int, int] | None:

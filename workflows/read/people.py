@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,20 @@ def followed_case_ids(uow: SqlUnitOfWork, user: User) -> list[int] | None:
         return list(uow.session.exec(select(Case.id).where(condition).order_by(Case.id)))
 
 
+def seated_in(scope: Scope, *, column: Callable[[Any], Any] = col) -> Any | None:
+    """The cases seated inside `scope` (SPEC §2: its régions and its départements, typed apart), as a condition on
+    `cases`; None for a national scope (every case), false for a scope without any. `column` wraps each column
+    (the dashboard's `worklist._unindexed` steers SQLite's planner)."""
+    if scope.national:
+        return None
+    conditions = []
+    if scope.regions:
+        conditions.append(column(Case.region).in_(scope.regions))
+    if scope.departements:
+        conditions.append(column(Case.seat_departement).in_(scope.departements))
+    return or_(*conditions) if conditions else false()
+
+
 def followed_cases(user: User) -> Any:
     """The condition on `cases` of the cases a user follows (see `followed_case_ids`); None for every case.
 
@@ -72,12 +87,4 @@ def followed_cases(user: User) -> Any:
         return Case.ars_referent_id == user.id
     if user.role == "cpam":
         return Case.cpam_referent_id == user.id
-    scope = scope_of(user)
-    if scope.national:
-        return None
-    conditions = []
-    if scope.departements:
-        conditions.append(col(Case.seat_departement).in_(scope.departements))
-    if scope.regions:
-        conditions.append(col(Case.region).in_(scope.regions))
-    return or_(*conditions) if conditions else false()
+    return seated_in(scope_of(user))

@@ -43,6 +43,7 @@ from workflows.read.deadlines import (
     recipient_roles,
     status_as_of,
 )
+from workflows.read.people import seated_in
 from workflows.services.people import scope_of
 
 # What the *À traiter* list can be narrowed to (None: everything to act on).
@@ -58,20 +59,7 @@ PAGE_SIZE = 50
 def scope_condition(user: User, *, indexed: bool = True) -> Any | None:
     """The cases the user's scope takes in (SPEC §2), as a condition on `cases`; None: every case.
     (`indexed=False`: see `case_conditions`.)"""
-    scope = scope_of(user)
-    if scope.national:
-        return None
-    column = _plain if indexed else _unindexed
-    conditions = []
-    if scope.regions:
-        conditions.append(column(Case.region).in_(scope.regions))
-    if scope.departements:
-        conditions.append(column(Case.seat_departement).in_(scope.departements))
-    return or_(*conditions) if conditions else false()
-
-
-def _plain(attribute: Any) -> Any:
-    return col(attribute)
+    return seated_in(scope_of(user), column=col if indexed else _unindexed)
 
 
 def _unindexed(attribute: Any) -> Any:
@@ -152,7 +140,7 @@ def case_conditions(user: User, filters: CaseFilters, *, with_states: bool = Tru
     `indexed=False` keeps the indexes of `cases` out of the plan: a list of deadlines joined to their cases is
     then read from the (status, due) index of `deadlines` — a few thousand entries — rather than case by case
     through `deadlines.case_id`, which reads every deadline row of every case in scope."""
-    column = _plain if indexed else _unindexed
+    column = col if indexed else _unindexed
     conditions = _present(scope_condition(user, indexed=indexed))
     if filters.mine and (mine := referent_condition(user)) is not None:
         conditions.append(mine)
