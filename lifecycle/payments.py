@@ -405,6 +405,8 @@ class _Projection:
         signature = entries[0]
         self.calendar: LegalCalendar | None = None
         self.rules, self.signed, self.years = rules, signature.at, rules.contract_years
+        self._anniversaries: dict[int, date] = {}
+        self._settlements: dict[int, date] = {}
         self.rate = rules.advance_rate
         self.starts: dict[str, date] = {}
         self.attainments: dict[tuple[str, int], Fraction] = {}
@@ -440,12 +442,18 @@ class _Projection:
 
     # ------------------------------------------------------------------------------------ calendar
     def anniversary(self, year: int) -> date:
-        """Anniversary K of the contract (SPEC §6)."""
-        return contract_anniversary(self.signed, year)
+        """Anniversary K of the contract (SPEC §6); computed once per K (drafting asks for each hundreds of times)."""
+        found = self._anniversaries.get(year)
+        if found is None:
+            found = self._anniversaries[year] = contract_anniversary(self.signed, year)
+        return found
 
     def settlement(self, year: int) -> date:
         """settle(K) = anniversary K + the ruleset's `settlement_delay_months` (ACI art. 9.2)."""
-        return add_months(self.anniversary(year), self.rules.settlement_delay_months)
+        found = self._settlements.get(year)
+        if found is None:
+            found = self._settlements[year] = add_months(self.anniversary(year), self.rules.settlement_delay_months)
+        return found
 
     def due_rule(self, d: _Draft) -> str:
         """Why a payment falls due on its date (every computed date explains itself, SPEC §6)."""
