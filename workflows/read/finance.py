@@ -201,18 +201,20 @@ def forecast_to_confirm(uow: SqlUnitOfWork, year: int, *, by: str = "region",
     if scope is not None and not scope.national:
         where.append(col(PaymentRow.case_id).in_(_cases_in(scope)))
     key = {"region": Case.region, "departement": Case.seat_departement, "component": PaymentRow.component}[by]
-    query = (select(key, PaymentRow.component, PaymentRow.amount, PaymentRow.ceiling, PaymentRow.to_confirm)
+    # Summed in the database (whole cents, as `forecast` does): one row per group and source, not one per line.
+    value = func.coalesce(_cents(PaymentRow.amount), _cents(PaymentRow.ceiling), 0)
+    signed = case((PaymentRow.component == "refund", -value), else_=value)
+    query = (select(key, PaymentRow.to_confirm, func.sum(signed), func.count(), func.min(PaymentRow.due))
              .join(Case, col(Case.id) == col(PaymentRow.case_id)).where(*where)
-             .order_by(col(PaymentRow.due), col(PaymentRow.id)))
+             .group_by(key, PaymentRow.to_confirm)
+             .order_by(func.min(PaymentRow.due), PaymentRow.to_confirm))
     with uow:
         rows = uow.session.exec(query).all()
     found: dict[str, tuple[Decimal, dict[str, None], int]] = {}
-    for group, component, amount, ceiling, source in rows:
-        value = Decimal(amount if amount is not None else ceiling or 0)
-        value = -value if component == "refund" else value
+    for group, source, cents, count, _ in rows:
         for target in (group, "total"):
-            total, sources, count = found.get(target, (ZERO, {}, 0))
+            total, sources, lines = found.get(target, (ZERO, {}, 0))
             sources[source] = None
-            found[target] = (total + value, sources, count + 1)
+            found[target] = (total + _euros(cents), sources, lines + int(count))
     return {k: ToConfirm(amount.quantize(Decimal("0.01")), tuple(sources), count)
             for k, (amount, sources, count) in found.items()}
