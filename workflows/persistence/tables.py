@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -111,7 +111,11 @@ class PaymentRow(SQLModel, table=True):
     __tablename__ = "payments"
     # By due date, covering what `forecast` sums: a year's lines are read from the index alone.
     __table_args__ = (Index("ix_payments_due_forecast", "due", "status", "component", "case_id", "amount", "ceiling",
-                            "paid"),)
+                            "paid"),
+                      # The lines computed from unverified ruleset rows only (Financements' "dont à confirmer").
+                      Index("ix_payments_to_confirm", "due", "status", "component", "case_id", "amount", "ceiling",
+                            "to_confirm", sqlite_where=text("to_confirm IS NOT NULL"),
+                            postgresql_where=text("to_confirm IS NOT NULL")))
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -204,10 +204,21 @@ def forecast_to_confirm(uow: SqlUnitOfWork, year: int, *, by: str = "region",
     # Summed in the database (whole cents, as `forecast` does): one row per group and source, not one per line.
     value = func.coalesce(_cents(PaymentRow.amount), _cents(PaymentRow.ceiling), 0)
     signed = case((PaymentRow.component == "refund", -value), else_=value)
-    query = (select(key, PaymentRow.to_confirm, func.sum(signed), func.count(), func.min(PaymentRow.due))
-             .join(Case, col(Case.id) == col(PaymentRow.case_id)).where(*where)
-             .group_by(key, PaymentRow.to_confirm)
-             .order_by(func.min(PaymentRow.due), PaymentRow.to_confirm))
+    if by == "component":
+        query = (select(key, PaymentRow.to_confirm, func.sum(signed), func.count(), func.min(PaymentRow.due))
+                 .where(*where).group_by(key, PaymentRow.to_confirm)
+                 .order_by(func.min(PaymentRow.due), PaymentRow.to_confirm))
+    else:
+        # Per case first, then per seat (as `forecast`): the cases table is read once per case, not per line.
+        per_case = (select(PaymentRow.case_id, PaymentRow.to_confirm, func.sum(signed).label("cents"),
+                           func.count().label("lines"), func.min(PaymentRow.due).label("first"))
+                    .where(*where).group_by(PaymentRow.case_id, PaymentRow.to_confirm).subquery())
+        seat = Case.region if by == "region" else Case.seat_departement
+        query = (select(seat, per_case.c.to_confirm, func.sum(per_case.c.cents), func.sum(per_case.c.lines),
+                        func.min(per_case.c.first))
+                 .select_from(per_case).join(Case, col(Case.id) == per_case.c.case_id)
+                 .group_by(seat, per_case.c.to_confirm)
+                 .order_by(func.min(per_case.c.first), per_case.c.to_confirm))
     with uow:
         rows = uow.session.exec(query).all()
     found: dict[str, tuple[Decimal, dict[str, None], int]] = {}
