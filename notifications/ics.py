@@ -32,6 +32,7 @@ class CalendarItem:
     offsets: tuple[int, ...]
     sequence: int = 0
     url: str | None = None
+    to_confirm: str | None = None  # the source of an unverified ruleset row the date comes from (ACI avenant 2)
 
     @property
     def uid(self) -> str:
@@ -69,6 +70,9 @@ def _event(item: CalendarItem, stamp: datetime) -> Event:
     event.add("dtend", item.due + timedelta(days=1))
     event.add("summary", f"{item.case_name} — {item.label}")
     description = f"Échéance : {french_date(item.due)}.\n{item.explanation}"
+    if item.to_confirm:
+        description += (f"\nDate à confirmer : elle est calculée d'après une valeur non encore vérifiée contre le "
+                        f"texte signé (source : {item.to_confirm}).")
     if item.url:
         description += f"\n{item.url}"
         event.add("url", item.url)

@@ -65,6 +65,15 @@ def test_the_summary_names_the_cpts_and_the_deadline_and_the_description_explain
     assert OPPOSITION.explanation in str(event["DESCRIPTION"])
 
 
+def test_a_date_computed_from_an_unverified_ruleset_row_says_it_is_to_be_confirmed_with_its_source():
+    crisis = replace(MISSION, anchor_key="mission_start.crisis:2024-11-12", to_confirm="calendrier rapporté (JO)")
+    doubtful, certain = events(export_calendar([crisis, MISSION], stamp=STAMP))
+
+    assert "Date à confirmer" in str(doubtful["DESCRIPTION"]) and "calendrier rapporté (JO)" in str(
+        doubtful["DESCRIPTION"])
+    assert "à confirmer" not in str(certain["DESCRIPTION"])
+
+
 def test_each_event_has_an_alarm_at_each_reminder_offset():
     (event,) = events(export_calendar([OPPOSITION], stamp=STAMP))
     alarms = event.walk("VALARM")

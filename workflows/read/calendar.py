@@ -40,6 +40,7 @@ def calendar_items(uow: SqlUnitOfWork, *, now: datetime, referent: str | None = 
                 items.append(CalendarItem(
                     case_id=str(case.id), case_name=case.name, anchor_key=deadline.ident, label=deadline.label,
                     due=deadline.due, explanation=explain_fr(deadline), offsets=rules.reminder_offsets,
+                    to_confirm=None if deadline.verified else deadline.source,
                     # The case's version only grows: a re-import updates the events of a case that changed.
                     sequence=case.version,
                 ))
