@@ -275,7 +275,14 @@ def _termination_effective_on(replay: Replay, at: date, data: dict[str, Any]) ->
 
 # ------------------------------------------------------------------------------------- deadlines
 @opens("contract_signed")
-def _per_contract_year_deadlines(replay: Replay, at: date, data: dict[str, Any]) -> None:
+def _deadlines_from_anniversaries(replay: Replay, at: date, data: dict[str, Any]) -> None:
+    """The contract's deadlines counted from its anniversaries: each year's (per_contract_year), and those of the
+    socle missions it comes under at an anniversary."""
+    _per_contract_year_deadlines(replay, at)
+    _deadlines_of_missions_coming(replay, at)
+
+
+def _per_contract_year_deadlines(replay: Replay, at: date) -> None:
     """Deadlines anchored on each anniversary of the contract (`anchor = "anniversary"`, per_contract_year)."""
     for rule in replay.rules.deadlines.values():
         if rule.per_contract_year:
@@ -283,10 +290,9 @@ def _per_contract_year_deadlines(replay: Replay, at: date, data: dict[str, Any])
                 anniversary = replay.facts.anniversaries[year]
                 label = f"anniversary {year} of the contract signed {at.isoformat()}"
                 replay.open_deadline(rule, "anniversary", replay.compute_due(rule, anniversary, label), year=year)
-    _deadlines_of_missions_coming(replay, at, data)
 
 
-def _deadlines_of_missions_coming(replay: Replay, at: date, data: dict[str, Any]) -> None:
+def _deadlines_of_missions_coming(replay: Replay, at: date) -> None:
     """A socle mission the contract comes under at an anniversary (an amendment's, SPEC §7.6 reading): its
     deadlines anchored on the signature count from that anniversary instead, and are "à confirmer" (the
     transition is a reading of ours)."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -200,10 +200,11 @@ class Ruleset:
                 chosen = version
         return chosen
 
-    @property
+    @cached_property
     def lineage_deadlines(self) -> dict[str, DeadlineRule]:
         """Every deadline row of this ruleset's lineage, as its latest version writes it (a row an amendment
-        added, the crisis mission's, included): what a stored deadline key may name."""
+        added, the crisis mission's, included): what a stored deadline key may name. Computed once (read models
+        ask for it per row); the registry gives a ruleset its versions before anyone reads it."""
         latest = self.versions[-1] if self.versions else self
         if latest is self:
             return self.deadlines
