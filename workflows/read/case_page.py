@@ -20,24 +20,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from sqlmodel import select
 
 from lifecycle import territory
 from lifecycle.deadlines import PENDING
 from lifecycle.errors import DomainError
-from lifecycle.events import SYSTEM_EVENTS, Evidence, JournalEntry, read_evidence
+from lifecycle.events import SYSTEM_EVENTS, JournalEntry
 from lifecycle.indicators import YearIndicators, indicator_tracking
 from lifecycle.machine import TERRITORY_CLAIMING
 from lifecycle.ruleset import Ruleset
 from workflows.persistence.journal import to_entry
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, PaymentRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
-from workflows.read.cases import verify_journal
+from workflows.read.cases import JournalLine, verify_journal
 from workflows.read.deadlines import DueDateReason, deadline_rule, due_date_reason, recipient_roles, status_as_of
 from workflows.services.cases import ruleset_for
 
@@ -89,34 +88,6 @@ class DeadlineLine:
     reason: DueDateReason
     origin: str = ""
     to_confirm: str | None = None
-
-
-@dataclass(frozen=True)
-class JournalLine:
-    """A journal row as the page lists it; `voided_by` is the seq of the entry that voided it."""
-
-    seq: int
-    type: str
-    at: date
-    actor: str
-    recorded_at: datetime
-    data: dict[str, Any]
-    evidence: str | None
-    voided_by: int | None
-
-    @property
-    def proof(self) -> Evidence | None:
-        """The evidence read back: a free reference, or the registered letter's number and dates."""
-        return read_evidence(self.evidence)
-
-    @property
-    def is_system(self) -> bool:
-        return self.type in SYSTEM_EVENTS
-
-    @property
-    def voidable(self) -> bool:
-        """Whether `event_voided` may name it (the engine refuses a system event, a voiding, a voided entry)."""
-        return self.voided_by is None and not self.is_system and self.type != "event_voided"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from lifecycle import territory
 from lifecycle.deadlines import STATUSES, Deadline
 from lifecycle.errors import EventRejected
-from lifecycle.events import Evidence, read_evidence
+from lifecycle.events import SYSTEM_EVENTS, Evidence, read_evidence
 from lifecycle.indicators import YearIndicators, indicator_tracking
 from lifecycle.machine import STATES, TERRITORY_CLAIMING
 from lifecycle.payments import PaymentLine
@@ -72,7 +72,8 @@ class CaseSummary:
 
 @dataclass(frozen=True)
 class JournalLine:
-    """A journal row as shown, with what the replay made of it (voided by, superseded)."""
+    """A journal row as shown, with the seq of the entry that voided it and whether a later entry superseded it
+    (known where the journal was replayed, `case_view`; the case page, which reads no replay, leaves it False)."""
 
     seq: int
     type: str
@@ -82,12 +83,21 @@ class JournalLine:
     data: dict[str, Any]
     evidence: str | None
     voided_by: int | None
-    superseded: bool
+    superseded: bool = False
 
     @property
     def proof(self) -> Evidence | None:
         """The evidence read back: a free reference, or the registered letter's number and dates."""
         return read_evidence(self.evidence)
+
+    @property
+    def is_system(self) -> bool:
+        return self.type in SYSTEM_EVENTS
+
+    @property
+    def voidable(self) -> bool:
+        """Whether `event_voided` may name it (the engine refuses a system event, a voiding, a voided entry)."""
+        return self.voided_by is None and not self.is_system and self.type != "event_voided"
 
     def as_dict(self) -> dict[str, Any]:
         # "evidence" is the text the journal stores (and hashes); "evidence_parts" its parts, read back.
