@@ -151,3 +151,15 @@ def test_the_refund_demand_under_a_verified_copy_of_the_avenant_has_nothing_to_c
 
     assert "À confirmer" not in text
     assert "Montant à rembourser" in text
+
+
+# ------------------------------------------------------------------------------------------------ cpts simulate
+def test_the_simulation_of_the_worked_example_marks_the_payment_at_the_lettre_d_intention_to_confirm(cpts):
+    result = cpts("simulate", str(ROOT / "scenarios" / "spec-worked-example.json"), "--json")
+
+    assert result.code == 0, result.err
+    payments = json.loads(result.out)["payments"]
+    assert payments[0]["component"] == "loi_support" and "Le Quotidien du médecin" in payments[0]["to_confirm"]
+    # The lines of SPEC §7's worked example are ACI-2019's: exact, certain, without the key.
+    assert payments[1] == {"component": "fonctionnement.advance", "year": 1, "due": "2024-03-15",
+                           "amount": "60000.00", "status": "overdue"}

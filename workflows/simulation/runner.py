@@ -65,9 +65,13 @@ class SimulationResult:
             "size": self.size,
             "history": [{"at": h.at.isoformat(), "event": h.event, "from": h.source, "to": h.dest}
                         for h in self.history],
+            # A date or an amount computed from a ruleset row not checked against the signed text (ACI avenant 2)
+            # carries "to_confirm": its source; the others keep the SPEC §11 keys only.
             "deadlines": [{"key": d.key, "due": d.due.isoformat(), "status": d.status,
-                           "met_on": d.met_on.isoformat() if d.met_on else None} for d in self.deadlines],
-            "payments": [{k: p.as_dict()[k] for k in ("component", "year", "due", "amount", "status")}
+                           "met_on": d.met_on.isoformat() if d.met_on else None,
+                           **({} if d.verified else {"to_confirm": d.source})} for d in self.deadlines],
+            "payments": [{**{k: p.as_dict()[k] for k in ("component", "year", "due", "amount", "status")},
+                          **({} if p.origin is None or p.verified else {"to_confirm": p.origin.source})}
                          for p in self.payments],
             "notifications": [n.as_dict() for n in self.notifications],
             "rejected": [{"at": r.at.isoformat(), "type": r.type, "error": r.error} for r in self.rejected],
