@@ -95,8 +95,10 @@ def add_months(anchor: date, months: int) -> date:
     if not 1 <= year <= 9999:
         raise CalendarError(f"{anchor.isoformat()} {'+' if months >= 0 else '−'} {abs(months)} months falls in "
                             f"year {year}, beyond the years a date can have (1 to 9999)")
-    last_day = _stdlib_calendar.monthrange(year, month)[1]
-    return date(year, month, min(anchor.day, last_day))
+    day = anchor.day
+    if day > 28:  # only then can the month lack the day (monthrange also computes a weekday: slower)
+        day = min(day, _stdlib_calendar.mdays[month] + (month == 2 and _stdlib_calendar.isleap(year)))
+    return date(year, month, day)
 
 
 def contract_anniversary(signed: date, year: int) -> date:

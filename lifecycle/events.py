@@ -85,9 +85,16 @@ def _shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+# The characters `_text_problem` refuses: C0 and C1 controls, DEL, and surrogates (unpaired in a str).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _text_problem(text: str) -> str | None:
     """Why a text cannot be stored in the journal (a control character, an unpaired surrogate), or None."""
-    for char in text:
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    for char in found.group():
         code = ord(char)
         if 0xD800 <= code <= 0xDFFF:
             return f"an unpaired surrogate U+{code:04X} (not valid Unicode)"
@@ -314,32 +321,79 @@ def _json_depth(text: str) -> int:
     return deepest
 
 
+def _path(path: Any) -> str:
+    """A value's place in event data, "indicators_reported data.missions.access", from `check_data_bounds`'
+    (parent, separator, key) chain (iterative: the chain may be 20 levels deep)."""
+    parts: list[str] = []
+    while isinstance(path, tuple):
+        path, separator, key = path
+        parts.append(f".{key}" if separator == "." else f"[{key}]")
+    return path + "".join(reversed(parts))
+
+
+def _flat_and_small(data: dict[Any, Any]) -> bool:
+    """Whether `data` passes `check_data_bounds` as a flat mapping: text keys, printable texts and numbers of at
+    most 30 digits, booleans or nulls as values, and too few of them to reach the size limit (same bound)."""
+    bound = 4
+    for key, value in data.items():
+        kind = type(value)
+        if type(key) is not str or _UNSTORABLE.search(key):
+            return False
+        if kind is str:
+            if _UNSTORABLE.search(value):
+                return False
+            bound += 4 * len(key) + 8 + 4 * len(value)
+        elif (kind is int and -10**30 < value < 10**30) or kind is bool or value is None:
+            bound += 4 * len(key) + 40
+        else:
+            return False  # nested, a float, or not JSON: the walk decides
+    return bound <= MAX_DATA_BYTES
+
+
 def check_data_bounds(data: object, what: str = "event data") -> None:
     """Depth, size and text checks on already-parsed data (a scenario's, a caller's dict): EventRejected if
     it is nested over 20 levels, over 64 KB as JSON, or holds a text with a control character or an unpaired
     surrogate."""
-    stack: list[tuple[object, int, str]] = [(data, 0, what)]
+    if type(data) is dict and _flat_and_small(data):
+        return  # most events' data: a few texts and numbers, checked at once (the walk below says what is wrong)
+    # Each value with its depth and its path, kept as (parent path, key) until a message needs it.
+    stack: list[tuple[object, int, Any]] = [(data, 0, what)]
+    # An upper bound of the JSON's size in bytes: a character is at most 4 bytes of UTF-8 (2 when escaped, a
+    # control character being refused), a number or a constant at most 32 (a longer int is counted as is),
+    # and each value at most 4 more of quotes, brackets and separators.
+    bound = 0
     while stack:  # iterative: a deeply nested value must not exhaust the interpreter's stack
-        value, depth, where = stack.pop()
-        if isinstance(value, dict | list):
+        value, depth, path = stack.pop()
+        bound += 4
+        if isinstance(value, dict):
             if depth + 1 > MAX_DATA_DEPTH:
                 raise EventRejected(f"{what} is nested more than {MAX_DATA_DEPTH} levels deep: at most "
                                     f"{MAX_DATA_DEPTH}")
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            for key, item in items:
-                if isinstance(value, dict):
-                    problem = _text_problem(key) if isinstance(key, str) else "a key that is not a text"
-                    if problem:
-                        raise EventRejected(f"{where}: a key contains {problem}: expected printable text")
-                stack.append((item, depth + 1, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"))
+            for key, item in value.items():
+                problem = _text_problem(key) if isinstance(key, str) else "a key that is not a text"
+                if problem:
+                    raise EventRejected(f"{_path(path)}: a key contains {problem}: expected printable text")
+                bound += 4 * len(key) + 4
+                stack.append((item, depth + 1, (path, ".", key)))
+        elif isinstance(value, list):
+            if depth + 1 > MAX_DATA_DEPTH:
+                raise EventRejected(f"{what} is nested more than {MAX_DATA_DEPTH} levels deep: at most "
+                                    f"{MAX_DATA_DEPTH}")
+            for index, item in enumerate(value):
+                stack.append((item, depth + 1, (path, "[", index)))
         elif isinstance(value, str):
             problem = _text_problem(value)
             if problem:
-                raise EventRejected(f"{where} contains {problem}: expected one line of printable text")
+                raise EventRejected(f"{_path(path)} contains {problem}: expected one line of printable text")
+            bound += 4 * len(value)
         elif isinstance(value, float) and not math.isfinite(value):
-            raise EventRejected(f"{where}={value!r} is not accepted: expected a finite number")
+            raise EventRejected(f"{_path(path)}={value!r} is not accepted: expected a finite number")
         elif not (value is None or isinstance(value, bool | int | float)):
-            raise EventRejected(f"{where}: {type(value).__name__} is not JSON data")
+            raise EventRejected(f"{_path(path)}: {type(value).__name__} is not JSON data")
+        else:
+            bound += 32 if not isinstance(value, int) or -10**30 < value < 10**30 else MAX_DATA_BYTES + 1
+    if bound <= MAX_DATA_BYTES:
+        return  # no JSON of these values can be longer: no need to write it to know
     size = len(json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
     if size > MAX_DATA_BYTES:
         raise EventRejected(f"{what} is {size} bytes of JSON: at most {MAX_DATA_BYTES} (64 KB)")

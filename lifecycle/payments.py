@@ -6,9 +6,8 @@ caller, never the clock. Amounts stay exact `Fraction`s until each line is round
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -124,9 +123,13 @@ class PaymentSchedule:
 def to_cents(value: Fraction) -> Decimal:
     """Round an exact amount half-up to the cent (SPEC §7.5)."""
     # Exact integer arithmetic: a Decimal division would first round the quotient to 28 digits.
-    hundredths = abs(Fraction(value)) * 100
-    cents = math.floor(hundredths + Fraction(1, 2))  # half-up, away from zero for negatives
-    return (Decimal(cents if value >= 0 else -cents) / 100).quantize(CENT)
+    # floor(|n/d| · 100 + 1/2) = (200·|n| + d) // 2d: half-up, away from zero for negatives.
+    value = value if type(value) is Fraction else Fraction(value)
+    numerator, denominator = value.numerator, value.denominator
+    cents = (200 * abs(numerator) + denominator) // (2 * denominator)
+    signed = Decimal(cents if numerator >= 0 else -cents)
+    # scaleb would round past the context's 28 digits; quantize refuses such an amount instead.
+    return signed.scaleb(-2) if cents < 10**26 else (signed / 100).quantize(CENT)
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ def _drafted_for(entries: Sequence[JournalEntry], ruleset: Ruleset, population: 
     # attainments, termination) and the LOI's validation; recorded payments and `today` only set statuses.
     # Memoised on those inputs.
     key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None, validated,
-           tuple((e.type, e.at, _frozen(e.data)) for e in contract if e.type in TERMS_EVENTS))
+           tuple(_terms_key(e) for e in contract if e.type in TERMS_EVENTS))
     drafted = _DRAFTED.get(key)
     if drafted is None or drafted.ruleset is not ruleset:
         if signed_at is None:
@@ -253,6 +256,59 @@ TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed"
                            "termination_effective", "loi_submitted", "loi_decision"})
 _DRAFTED_CAPACITY = 512
 _DRAFTED: OrderedDict[tuple[Any, ...], ContractLines] = OrderedDict()
+# One finished line: the draft, its explanation, its (amount, ceiling) in cents, its ruleset row.
+_Row = tuple["_Draft", str, tuple[Decimal | None, Decimal | None], RowSource | None]
+# The finished lines of one mission's year (`_Projection._mission_year`): key → (the ruleset, the rows).
+_MISSION_YEARS_CAPACITY = 8192
+_MISSION_YEARS: dict[tuple[Any, ...], tuple[Ruleset, Any]] = {}
+_FONCTIONNEMENT: dict[tuple[Any, ...], tuple[Ruleset, list[_Row]]] = {}  # see `_Projection._fonctionnement_rows`
+
+
+def _memoised(table: dict[tuple[Any, ...], tuple[Ruleset, Any]], key: tuple[Any, ...], rules: Ruleset,
+              compute: Callable[[], Any]) -> Any:
+    """`compute()`, kept in `table` under `key` (whose first part is `id(rules)`: checked against `rules`
+    itself); the table is emptied when full."""
+    found = table.get(key)
+    if found is not None and found[0] is rules:
+        return found[1]
+    value = compute()
+    if len(table) >= _MISSION_YEARS_CAPACITY:
+        table.clear()
+    table[key] = (rules, value)
+    return value
+
+
+def _terms_key(entry: JournalEntry) -> tuple[str, date, Any]:
+    """An entry's part of the drafting memo's key: its type, date and data (hashable), computed once per entry
+    object (an entry's data is never changed once journaled: replays copy it before handlers see it)."""
+    found = _TERMS_KEYS.get(id(entry))
+    if found is not None and found[0] is entry:
+        return found[1]
+    key = (entry.type, entry.at, _frozen(entry.data))
+    if len(_TERMS_KEYS) >= _DRAFTED_CAPACITY * 16:
+        _TERMS_KEYS.clear()
+    _TERMS_KEYS[id(entry)] = (entry, key)
+    return key
+
+
+_TERMS_KEYS: dict[int, tuple[JournalEntry, tuple[str, date, Any]]] = {}
+
+
+def _attainments(entry: JournalEntry) -> dict[tuple[str, int], Fraction]:
+    """The attainment r of each mission an `indicators_reported` entry reports, by (mission, contract year);
+    computed once per entry object (like `_terms_key`)."""
+    found = _ATTAINMENTS.get(id(entry))
+    if found is not None and found[0] is entry:
+        return found[1]
+    info = entry.data
+    rates = {(mission, info["year"]): attainment(report) for mission, report in info["missions"].items()}
+    if len(_ATTAINMENTS) >= _DRAFTED_CAPACITY * 16:
+        _ATTAINMENTS.clear()
+    _ATTAINMENTS[id(entry)] = (entry, rates)
+    return rates
+
+
+_ATTAINMENTS: dict[int, tuple[JournalEntry, dict[tuple[str, int], Fraction]]] = {}
 
 
 def _frozen(value: Any) -> Any:
@@ -368,7 +424,8 @@ class ContractLines:
     def filling_order(self) -> dict[tuple[str, int], tuple[int, ...]]:
         """The indices of the lines of each (component, year) in the order a sum paid on it fills them: live
         lines first, earliest first."""
-        return {key: tuple(sorted(indices, key=lambda i: (self.cancelled(i), self.drafts[i].due)))
+        return {key: indices if len(indices) == 1 else
+                tuple(sorted(indices, key=lambda i: (self.cancelled(i), self.drafts[i].due)))
                 for key, indices in self.by_line.items()}
 
     @cached_property
@@ -397,6 +454,40 @@ class ContractLines:
                                termination_year_due=termination_year_due)
 
 
+@dataclass(frozen=True)
+class _SignatureDates:
+    """What a contract's signature day alone decides under a ruleset (`_signature_dates`)."""
+
+    anniversaries: dict[int, date]  # K → anniversary K, filled as asked
+    settlements: dict[int, date]  # K → settle(K), filled as asked
+    coming: dict[str, int]  # socle missions an amendment adds from an anniversary (SPEC §7.6 reading) → first year
+    versions: dict[int, Ruleset]  # the version governing each contract year
+    socle: frozenset[str]  # the socle missions from the first day
+
+
+def _signature_dates(rules: Ruleset, signed: date) -> _SignatureDates:
+    """The anniversaries, versions and coming missions of a contract signed on `signed`, computed once per
+    signature day (every change of terms drafts the lines again, from the same signature)."""
+    found = _SIGNATURES.get((id(rules), signed))
+    if found is not None and found[0] is rules:
+        return found[1]
+    anniversaries = {k: contract_anniversary(signed, k) for k in range(rules.contract_years + 1)}
+    dated = tuple(anniversaries.values())
+    dates = _SignatureDates(
+        anniversaries=anniversaries, settlements={},
+        coming={m: year for m, (year, _) in rules.missions_coming(signed, dated).items()},
+        versions={year: rules.contract_version(signed, dated[year - 1]) for year in range(1, rules.contract_years + 1)},
+        socle=frozenset(rules.missions_at_signature(signed)),
+    )
+    if len(_SIGNATURES) >= _MISSION_YEARS_CAPACITY:
+        _SIGNATURES.clear()
+    _SIGNATURES[(id(rules), signed)] = (rules, dates)
+    return dates
+
+
+_SIGNATURES: dict[tuple[int, date], tuple[Ruleset, _SignatureDates]] = {}
+
+
 class _Projection:
     """The facts of one contract gathered from its journal, and the rules of SPEC §7 applied to them."""
 
@@ -405,21 +496,19 @@ class _Projection:
         signature = entries[0]
         self.calendar: LegalCalendar | None = None
         self.rules, self.signed, self.years = rules, signature.at, rules.contract_years
-        self._anniversaries: dict[int, date] = {}
-        self._settlements: dict[int, date] = {}
+        dates = _signature_dates(rules, self.signed)
+        # Filled as drafting asks (shared by every projection of a contract signed on that day: same values).
+        self._anniversaries: dict[int, date] = dates.anniversaries
+        self._settlements: dict[int, date] = dates.settlements
         self.rate = rules.advance_rate
         self.starts: dict[str, date] = {}
         self.attainments: dict[tuple[str, int], Fraction] = {}
         avenants: list[tuple[date, dict]] = []
         data, chosen = signature.data, signature.data.get("population")
-        anniversaries = tuple(self.anniversary(k) for k in range(self.years + 1))
-        # Socle missions an amendment adds from an anniversary (SPEC §7.6 reading): mission → first year.
-        self.coming = {m: year for m, (year, _) in rules.missions_coming(self.signed, anniversaries).items()}
-        self.versions = {year: rules.contract_version(self.signed, anniversaries[year - 1])
-                         for year in range(1, self.years + 1)}
+        self.coming, self.versions = dates.coming, dates.versions
         initial = _YearTerms(
             size=rules.size_for(population if chosen is None else chosen),
-            missions=frozenset(rules.missions_at_signature(self.signed)) | frozenset(data.get("missions") or ()),
+            missions=dates.socle | frozenset(data.get("missions") or ()),
             snp_compensation=bool(data.get("snp_compensation", True)),
             snp_orientation=bool(data.get("snp_orientation", False)),
         )
@@ -430,8 +519,7 @@ class _Projection:
             elif entry.type == "avenant_signed":
                 avenants.append((entry.at, dict(info)))
             elif entry.type == "indicators_reported":
-                for mission, report in info["missions"].items():
-                    self.attainments[(mission, info["year"])] = attainment(report)  # a later report wins
+                self.attainments.update(_attainments(entry))  # a later report wins
             elif entry.type == "termination_effective" and termination is None:
                 termination = entry.at
         self.terms = {year: self._terms(initial, avenants, year) for year in range(1, self.years + 1)}
@@ -591,23 +679,65 @@ class _Projection:
     # ------------------------------------------------------------------------------------ schedule
     def drafted(self) -> ContractLines:
         """Every line of the contract with its arithmetic, before recorded payments and today set statuses."""
-        drafts = self._fonctionnement_lines()
+        rows = list(self._fonctionnement_rows())
         for mission in MISSIONS:
-            drafts += self._mission_lines(mission)
+            for year in range(1, self.years + 1):
+                if self.active(mission, year):
+                    rows += self._mission_year(mission, year)
         refund, year_due, year = Fraction(0), None, None
         if self.termination is not None and self.year_of(self.termination) <= self.years:
             year = self.year_of(self.termination)
-            settlement, refund, year_due = self._termination(year, drafts)
-            drafts += settlement
-        origins = tuple(self.origin(d) for d in drafts)
-        explanations = tuple(f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}{_marker(origin)}"
-                             for d, origin in zip(drafts, origins, strict=True))
-        amounts = []
+            settlement, refund, year_due = self._termination(year, [row[0] for row in rows])
+            rows += self._finished(settlement)
+        drafts, explanations, amounts, origins = zip(*rows, strict=True) if rows else ((), (), (), ())
+        return ContractLines(self.rules, tuple(drafts), tuple(explanations), tuple(amounts), refund, year_due, year,
+                             self.termination, tuple(origins))
+
+    def _finished(self, drafts: Sequence[_Draft]) -> list[_Row]:
+        """Each line with its explanation (arithmetic, due rule, unverified source), its (amount, ceiling) in
+        cents and its ruleset row."""
+        rows = []
         for d in drafts:
+            origin = self.origin(d)
             amount = None if d.exact is None else to_cents(d.exact)
-            amounts.append((amount, to_cents(d.ceiling) if d.ceiling is not None else amount))
-        return ContractLines(self.rules, tuple(drafts), explanations, tuple(amounts), refund, year_due, year,
-                             self.termination, origins)
+            rows.append((d, f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}{_marker(origin)}",
+                         (amount, to_cents(d.ceiling) if d.ceiling is not None else amount), origin))
+        return rows
+
+    def _mission_year(self, mission: str, year: int) -> list[_Row]:
+        """The finished lines of one active year of a mission (`_mission_lines`, then its variable part between
+        the balance and the next advance), memoised.
+
+        Every input they read is in the keys: the ruleset, the signature (anniversaries, settlement dates,
+        versions), the mission's start, its terms in the years around (active, size, SNP choices), and for the
+        variable part the year's attainment. A change of terms (a start, a report, an avenant) so drafts only
+        the lines it moves: a report, only its year's variable parts.
+        """
+        start, here = self.starts.get(mission), self._mission_terms(mission, year)
+        fixed = _memoised(_MISSION_YEARS, (
+            id(self.rules), self.signed, mission, year, start, self._mission_terms(mission, year - 1), here,
+            self._mission_terms(mission, year + 1)), self.rules,
+            lambda: tuple(self._finished(drafts) for drafts in self._mission_lines(mission, year)))
+        variable = _memoised(_MISSION_YEARS, (
+            id(self.rules), self.signed, mission, year, start, here, "variable",
+            self.attainments.get((mission, year))), self.rules,
+            lambda: self._finished([self._variable(mission, year, *self._year_share(mission, year), "")]))
+        before, after = fixed
+        return [*before, *variable, *after]
+
+    def _fonctionnement_rows(self) -> list[_Row]:
+        """The finished fonctionnement lines, memoised: they read the ruleset, the signature (anniversaries,
+        versions), the first mission's start and each year's size."""
+        return _memoised(_FONCTIONNEMENT, (
+            id(self.rules), self.signed, self.first_start, tuple(t.size for t in self.terms.values())), self.rules,
+            lambda: self._finished(self._fonctionnement_lines()))
+
+    def _mission_terms(self, mission: str, year: int) -> tuple[bool, int, bool, bool] | None:
+        """What of a year's terms a mission's lines read: whether it is contracted, the size, the SNP choices."""
+        terms = self.terms.get(year)
+        if terms is None:
+            return None
+        return mission in terms.missions, terms.size, terms.snp_compensation, terms.snp_orientation
 
     def _fonctionnement_lines(self) -> list[_Draft]:
         # ACI art. 9.1: the whole year-1 amount at signature, without waiting for a mission to start.
@@ -631,34 +761,38 @@ class _Projection:
             ]
         return drafts
 
-    def _mission_lines(self, mission: str) -> list[_Draft]:
-        drafts: list[_Draft] = []
-        for year in range(1, self.years + 1):
-            if not self.active(mission, year):
-                continue
-            closes, length = self.anniversary(year), self.days_in(year)
-            begins = max(self.starts[mission], self.anniversary(year - 1))
-            p = Fraction((closes - begins).days, length)
-            share = "" if p == 1 else f" × {(closes - begins).days}/{length}"
-            fixed, detail = self.fixed_envelope(mission, year)
-            settle, rate = self.settlement(year), self.rate
-            if not self.active(mission, year - 1):
-                # ACI art. 9.2, annex 4: the first advance is prorated from the start to the anniversary; a
-                # start on an anniversary opens a full year (cas 3).
-                why = (f"{mission} started {self.starts[mission]}, anniversary {closes}" if p != 1
-                       else f"{mission} paid from {begins}: a full year to anniversary {closes}")
-                drafts.append(_Draft(f"{mission}.fixed.advance", year, begins, rate * fixed * p,
-                                     f"{rate_text(rate)} × {_euros(fixed)}{share} ({why}{detail})", mission))
-            balance = f"{rate_text(1 - rate)} × {_euros(fixed)}{share} (balance of year {year}{detail})"
-            drafts.append(_Draft(f"{mission}.fixed.balance", year, settle, (1 - rate) * fixed * p, balance,
-                                 mission))
-            drafts.append(self._variable(mission, year, settle, p, share, ""))
-            if self.active(mission, year + 1):
-                following, detail = self.fixed_envelope(mission, year + 1)
-                why = f"advance for year {year + 1}, paid with the settlement of year {year}{detail}"
-                drafts.append(_Draft(f"{mission}.fixed.advance", year + 1, settle, rate * following,
-                                     f"{rate_text(rate)} × {_euros(following)} ({why})", mission))
-        return drafts
+    def _year_share(self, mission: str, year: int) -> tuple[date, Fraction, str]:
+        """A mission's active year: its settlement date, the share p of the year it is paid for (from its start
+        in its first year), and p as the explanations write it."""
+        closes, length = self.anniversary(year), self.days_in(year)
+        begins = max(self.starts[mission], self.anniversary(year - 1))
+        p = Fraction((closes - begins).days, length)
+        return self.settlement(year), p, "" if p == 1 else f" × {(closes - begins).days}/{length}"
+
+    def _mission_lines(self, mission: str, year: int) -> tuple[list[_Draft], list[_Draft]]:
+        """The fixed lines of an active year of a mission: those before its variable part (the first advance,
+        the balance) and after it (the next year's advance)."""
+        before: list[_Draft] = []
+        closes, begins = self.anniversary(year), max(self.starts[mission], self.anniversary(year - 1))
+        settle, p, share = self._year_share(mission, year)
+        fixed, detail = self.fixed_envelope(mission, year)
+        rate = self.rate
+        if not self.active(mission, year - 1):
+            # ACI art. 9.2, annex 4: the first advance is prorated from the start to the anniversary; a
+            # start on an anniversary opens a full year (cas 3).
+            why = (f"{mission} started {self.starts[mission]}, anniversary {closes}" if p != 1
+                   else f"{mission} paid from {begins}: a full year to anniversary {closes}")
+            before.append(_Draft(f"{mission}.fixed.advance", year, begins, rate * fixed * p,
+                                 f"{rate_text(rate)} × {_euros(fixed)}{share} ({why}{detail})", mission))
+        balance = f"{rate_text(1 - rate)} × {_euros(fixed)}{share} (balance of year {year}{detail})"
+        before.append(_Draft(f"{mission}.fixed.balance", year, settle, (1 - rate) * fixed * p, balance, mission))
+        after: list[_Draft] = []
+        if self.active(mission, year + 1):
+            following, detail = self.fixed_envelope(mission, year + 1)
+            why = f"advance for year {year + 1}, paid with the settlement of year {year}{detail}"
+            after.append(_Draft(f"{mission}.fixed.advance", year + 1, settle, rate * following,
+                                f"{rate_text(rate)} × {_euros(following)} ({why})", mission))
+        return before, after
 
     def _variable(self, mission: str, year: int, due: date, p: Fraction, share: str, note: str) -> _Draft:
         """V_m · p · r, or awaiting assessment until the year's attainment is reported (SPEC §9)."""
@@ -835,6 +969,8 @@ def _after(anchor: date, period: Period) -> date:
 
 def _euros(value: int | Fraction) -> str:
     """'29 500' for whole euros, '17 275.68' otherwise (explanations only; amounts stay exact)."""
+    if type(value) is int:
+        return f"{value:,}".replace(",", " ")
     value = Fraction(value)
     if value.denominator == 1:
         return f"{value.numerator:,}".replace(",", " ")

@@ -230,6 +230,10 @@ class _Replay:
                                cpl_opinion_period=opinion.period if opinion else None)
         self.model = LifecycleModel(self.facts)
         self.deadlines: list[OpenDeadline] = []
+        # The deadlines that may still be open, in opening order: `deadlines` less some closed ones. A deadline
+        # never reopens, so the scans for open ones (each event, each timer) read this list and drop the
+        # closed ones they meet, instead of reading every deadline of the case.
+        self.maybe_open: list[OpenDeadline] = []
         self.idents: set[str] = set()  # of `deadlines`: no two deadlines of a case share an identity
         self.history: list[HistoryItem] = []
         self.due_system: list[SystemEvent] = []
@@ -264,6 +268,7 @@ class _Replay:
         run.facts = _copy_facts(checkpoint.facts)
         run.model = LifecycleModel(run.facts)
         run.deadlines = [copy.copy(d) if d.is_open else d for d in checkpoint.deadlines]
+        run.maybe_open = [d for d in run.deadlines if d.is_open]
         run.idents = set(checkpoint.idents)
         if len(run.idents) != len(run.deadlines):
             run.idents = {d.ident for d in run.deadlines}
@@ -407,8 +412,7 @@ class _Replay:
     def _fire_timers(self, before: date) -> None:
         """Close every window whose last day is before `before`, in date order, firing system events."""
         while True:
-            ready = [d for d in self.deadlines if d.is_open and d.rule.at_expiry != "breach"
-                     and self._fire_day(d) < before]
+            ready = [d for d in self._open() if d.rule.at_expiry != "breach" and self._fire_day(d) < before]
             if not ready:
                 return
             deadline = min(ready, key=lambda d: (self._fire_day(d), d.due))
@@ -417,6 +421,11 @@ class _Replay:
             self.facts.closed_windows[deadline.rule.key] = deadline.due
             if deadline.rule.event:
                 self._system_event(deadline.rule.event, deadline.due, deadline)
+
+    def _open(self) -> list[OpenDeadline]:
+        """The open deadlines, in opening order (a snapshot: closing one while going through it is safe)."""
+        live = self.maybe_open = [d for d in self.maybe_open if d.is_open]
+        return live
 
     def _fire_day(self, deadline: OpenDeadline) -> date:
         # A funders' termination cannot take effect while the CPTS may still refer it to the CPL: when the
@@ -457,7 +466,7 @@ class _Replay:
             open_more(self, at, data)
 
     def _complete(self, event: str, at: date, data: dict[str, Any], seq: int | None) -> None:
-        for d in self.deadlines:
+        for d in self._open():
             if d.is_open and event in d.rule.completed_by and self._matches(d, at, data):
                 d.completed_on, d.completed_by_seq = at, seq
                 self.facts.open_windows.pop(d.rule.key, None)
@@ -470,7 +479,7 @@ class _Replay:
         return matcher is None or matcher(self, d, at, data)
 
     def _cancel(self, event: str, at: date) -> None:
-        for d in self.deadlines:
+        for d in self._open():
             # A breached deadline stays breached; a window still open (not yet fired, e.g. an effect waiting
             # for the CPL referral window) is cancelled even if its own date has passed.
             still_relevant = d.due >= at or d.rule.at_expiry != "breach"
@@ -481,10 +490,10 @@ class _Replay:
 
     def _open_anchored(self, event: str, at: date, data: dict[str, Any]) -> None:
         """Open the deadlines the ruleset anchors on `event` (those of missions outside the contract aside)."""
-        for rule in self.rules.version_on(at).deadlines.values():
+        for rule in _anchored_on(self.rules.version_on(at)).get(event, ()):
             in_contract = rule.mission is None or (rule.mission in self.facts.contract_missions
                                                    and rule.mission not in self.facts.mission_from)
-            if event in rule.anchors and self._applies(rule, data) and in_contract:
+            if self._applies(rule, data) and in_contract:
                 self.open_deadline(rule, event, self.compute_due(rule, at, event))
 
     def _applies(self, rule: DeadlineRule, data: dict[str, Any]) -> bool:
@@ -507,6 +516,7 @@ class _Replay:
                                     "record this one on another day")
         self.idents.add(deadline.ident)
         self.deadlines.append(deadline)
+        self.maybe_open.append(deadline)
         if rule.at_expiry != "breach":
             self.facts.open_windows[rule.key] = deadline.due
         return deadline

@@ -104,16 +104,40 @@ def notices_due(projection: Projection, rules: Ruleset, today: date) -> list[Due
 def next_notice_day(projection: Projection, rules: Ruleset, after: date) -> date | None:
     """The first day on or after `after` on which a deadline owes a reminder or a breach notice (a deadline
     already breached included: recorded late, its notice is owed from the day it was recorded)."""
-    days: list[date] = []
+    first: date | None = None
     recorded: _Recorded | None = None
+    steps = _reminder_steps(rules.reminder_offsets)  # latest reminder first: their days ascend
+    breach_after = timedelta(days=rules.breach_notice_days_after)
     for deadline in projection.deadlines:
-        if deadline.status == BREACHED:
+        status = deadline.status
+        if status == BREACHED:
             recorded = recorded or _Recorded(projection.accepted)
-            days.append(_breach_day(deadline, rules, recorded))
+            day = _breach_day(deadline, rules, recorded)
+            if day >= after and (first is None or day < first):
+                first = day
             continue
-        if deadline.status != PENDING or deadline.due < projection.today:
+        due = deadline.due
+        if status != PENDING or due < projection.today:
             continue
-        days += [deadline.due - timedelta(days=o) for o in rules.reminder_offsets]
+        for step in steps:
+            day = due - step
+            if day >= after:
+                if first is None or day < first:
+                    first = day
+                break  # the later reminders of this deadline fall after it
         if deadline.at_expiry == "breach":
-            days.append(deadline.due + timedelta(days=rules.breach_notice_days_after))
-    return min((d for d in days if d >= after), default=None)
+            day = due + breach_after
+            if day >= after and (first is None or day < first):
+                first = day
+    return first
+
+
+_STEPS: dict[tuple[int, ...], tuple[timedelta, ...]] = {}
+
+
+def _reminder_steps(offsets: tuple[int, ...]) -> tuple[timedelta, ...]:
+    """The reminder offsets as time spans, largest first (computed once per set of offsets)."""
+    steps = _STEPS.get(offsets)
+    if steps is None:
+        steps = _STEPS[offsets] = tuple(timedelta(days=o) for o in sorted(offsets, reverse=True))
+    return steps

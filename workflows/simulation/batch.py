@@ -77,6 +77,7 @@ class Outcome:
 
 def run_file(path: Path, *, engine: Engine, render: Render) -> Outcome:
     """Load, run and render one scenario file; a DomainError becomes the outcome's error, naming the file."""
+    _collect_between_files()
     try:
         return Outcome(path, render(path, run(load_scenario(path), engine)))
     except DomainError as exc:
@@ -92,7 +93,14 @@ def run_files(paths: Sequence[Path], *, render: Render, engine: Engine = Engine.
     """
     one = partial(run_file, engine=engine, render=render)
     if jobs <= 1 or len(paths) <= 1:
-        yield from map(one, paths)
+        enabled = gc.isenabled()
+        if len(paths) > 1:
+            gc.disable()  # collected between files instead (see `_collect_between_files`)
+        try:
+            yield from map(one, paths)
+        finally:
+            if enabled:
+                gc.enable()
         return
     # Chunks of files per task: few enough messages between processes, small enough to keep both busy.
     chunk = max(1, min(64, len(paths) // (jobs * 16)))
@@ -105,10 +113,28 @@ def run_files(paths: Sequence[Path], *, render: Render, engine: Engine = Engine.
 
 def _worker_started() -> None:
     """Tune a worker process's garbage collector for many short simulations: the objects it inherits (the
-    imported modules) are never collected, so they leave the collector's scans, and young objects are
-    collected less often (a simulation makes many, few of them in cycles)."""
+    imported modules) are never collected, so they leave the collector's scans, and the collector runs between
+    files only (`_collect_between_files`), never in the middle of a simulation."""
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.disable()
+
+
+_files_run = 0
+# With the automatic collector off, the young objects are collected every few files (a simulation leaves a few
+# hundred objects in reference cycles, its case's state machine among them), and every object once in a while.
+YOUNG_EVERY, ALL_EVERY = 16, 1024
+
+
+def _collect_between_files() -> None:
+    """Collect the garbage of the files run so far when the automatic collector is off (a worker, a batch)."""
+    global _files_run
+    if gc.isenabled():
+        return
+    _files_run += 1
+    if _files_run % ALL_EVERY == 0:
+        gc.collect()
+    elif _files_run % YOUNG_EVERY == 0:
+        gc.collect(0)
 
 
 # ---------------------------------------------------------------------------------------------- benchmark

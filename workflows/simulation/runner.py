@@ -70,7 +70,8 @@ class SimulationResult:
             "deadlines": [{"key": d.key, "due": d.due.isoformat(), "status": d.status,
                            "met_on": d.met_on.isoformat() if d.met_on else None,
                            **({} if d.verified else {"to_confirm": d.source})} for d in self.deadlines],
-            "payments": [{**{k: p.as_dict()[k] for k in ("component", "year", "due", "amount", "status")},
+            "payments": [{"component": p.component, "year": p.year, "due": p.due.isoformat(),
+                          "amount": None if p.amount is None else str(p.amount), "status": p.status,
                           **({} if p.origin is None or p.verified else {"to_confirm": p.origin.source})}
                          for p in self.payments],
             "notifications": [n.as_dict() for n in self.notifications],
