@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 
 from lifecycle.errors import EventRejected
@@ -762,6 +763,11 @@ class EventSpec:
     system: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def data_keys(self) -> dict[str, Checker]:
+        """Every data key the event accepts, the required ones first, with its checker."""
+        return {**self.required, **self.optional}
+
 
 _AMOUNT = {"amount": _amount}
 
@@ -859,8 +865,8 @@ def validate_data(event_type: str, data: object, *, allow_system: bool = False) 
     if not isinstance(data, dict):
         raise EventRejected(f"{event_type}: data must be a JSON object, got {type(data).__name__}")
     check_data_bounds(data, f"{event_type} data")
-    known = {**spec.required, **spec.optional}
-    unknown = sorted(set(data) - set(known))
+    known = spec.data_keys
+    unknown = sorted(set(data) - known.keys())
     if unknown:
         allowed = ", ".join(known) or "no data"
         shown = ", ".join(_shown(key, 40) if not isinstance(key, str) or len(key) > 40 else key for key in unknown)

@@ -681,9 +681,13 @@ class _Projection:
         """Every line of the contract with its arithmetic, before recorded payments and today set statuses."""
         rows = list(self._fonctionnement_rows())
         for mission in MISSIONS:
+            if mission not in self.starts:
+                continue  # never started: never active
+            # What of each year's terms the mission's lines read, years 0 to years + 1 (None outside the contract).
+            terms = tuple(self._mission_terms(mission, year) for year in range(self.years + 2))
             for year in range(1, self.years + 1):
                 if self.active(mission, year):
-                    rows += self._mission_year(mission, year)
+                    rows += self._mission_year(mission, year, terms)
         refund, year_due, year = Fraction(0), None, None
         if self.termination is not None and self.year_of(self.termination) <= self.years:
             year = self.year_of(self.termination)
@@ -704,19 +708,20 @@ class _Projection:
                          (amount, to_cents(d.ceiling) if d.ceiling is not None else amount), origin))
         return rows
 
-    def _mission_year(self, mission: str, year: int) -> list[_Row]:
+    def _mission_year(self, mission: str, year: int, terms: tuple[tuple[bool, int, bool, bool] | None, ...],
+                      ) -> list[_Row]:
         """The finished lines of one active year of a mission (`_mission_lines`, then its variable part between
         the balance and the next advance), memoised.
 
         Every input they read is in the keys: the ruleset, the signature (anniversaries, settlement dates,
         versions), the mission's start, its terms in the years around (active, size, SNP choices), and for the
         variable part the year's attainment. A change of terms (a start, a report, an avenant) so drafts only
-        the lines it moves: a report, only its year's variable parts.
+        the lines it moves: a report, only its year's variable parts. `terms`: what the mission's lines read of
+        each year's terms (`_mission_terms`), years 0 to years + 1.
         """
-        start, here = self.starts.get(mission), self._mission_terms(mission, year)
+        start, here = self.starts.get(mission), terms[year]
         fixed = _memoised(_MISSION_YEARS, (
-            id(self.rules), self.signed, mission, year, start, self._mission_terms(mission, year - 1), here,
-            self._mission_terms(mission, year + 1)), self.rules,
+            id(self.rules), self.signed, mission, year, start, terms[year - 1], here, terms[year + 1]), self.rules,
             lambda: tuple(self._finished(drafts) for drafts in self._mission_lines(mission, year)))
         variable = _memoised(_MISSION_YEARS, (
             id(self.rules), self.signed, mission, year, start, here, "variable",

@@ -412,7 +412,9 @@ class _Replay:
     def _fire_timers(self, before: date) -> None:
         """Close every window whose last day is before `before`, in date order, firing system events."""
         while True:
-            ready = [d for d in self._open() if d.rule.at_expiry != "breach" and self._fire_day(d) < before]
+            # A window fires on its due date at the earliest (`_fire_day`): the others are skipped at once.
+            ready = [d for d in self._open() if d.due < before and d.rule.at_expiry != "breach"
+                     and self._fire_day(d) < before]
             if not ready:
                 return
             deadline = min(ready, key=lambda d: (self._fire_day(d), d.due))
@@ -424,7 +426,8 @@ class _Replay:
 
     def _open(self) -> list[OpenDeadline]:
         """The open deadlines, in opening order (a snapshot: closing one while going through it is safe)."""
-        live = self.maybe_open = [d for d in self.maybe_open if d.is_open]
+        # `is_open`, inlined: this runs several times per event.
+        live = self.maybe_open = [d for d in self.maybe_open if d.completed_on is None and d.closed_as is None]
         return live
 
     def _fire_day(self, deadline: OpenDeadline) -> date:
@@ -467,7 +470,7 @@ class _Replay:
 
     def _complete(self, event: str, at: date, data: dict[str, Any], seq: int | None) -> None:
         for d in self._open():
-            if d.is_open and event in d.rule.completed_by and self._matches(d, at, data):
+            if event in d.rule.completed_by and d.is_open and self._matches(d, at, data):
                 d.completed_on, d.completed_by_seq = at, seq
                 self.facts.open_windows.pop(d.rule.key, None)
 
@@ -482,8 +485,7 @@ class _Replay:
         for d in self._open():
             # A breached deadline stays breached; a window still open (not yet fired, e.g. an effect waiting
             # for the CPL referral window) is cancelled even if its own date has passed.
-            still_relevant = d.due >= at or d.rule.at_expiry != "breach"
-            if d.is_open and event in d.rule.cancelled_by and still_relevant:
+            if event in d.rule.cancelled_by and d.is_open and (d.due >= at or d.rule.at_expiry != "breach"):
                 d.closed_as, d.closed_on = CANCELLED, at
                 d.note = f"cancelled by {event} on {at.isoformat()}"
                 self.facts.open_windows.pop(d.rule.key, None)

@@ -11,7 +11,7 @@ recorded later than that (an event recorded late opening a deadline already past
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -101,14 +101,16 @@ def notices_due(projection: Projection, rules: Ruleset, today: date) -> list[Due
     return notices
 
 
-def next_notice_day(projection: Projection, rules: Ruleset, after: date) -> date | None:
+def next_notice_day(projection: Projection, rules: Ruleset, after: date,
+                    deadlines: Sequence[Deadline] | None = None) -> date | None:
     """The first day on or after `after` on which a deadline owes a reminder or a breach notice (a deadline
-    already breached included: recorded late, its notice is owed from the day it was recorded)."""
+    already breached included: recorded late, its notice is owed from the day it was recorded). `deadlines`:
+    those of the projection that may owe one (pending or breached), when the caller knows them; else all."""
     first: date | None = None
     recorded: _Recorded | None = None
     steps = _reminder_steps(rules.reminder_offsets)  # latest reminder first: their days ascend
     breach_after = timedelta(days=rules.breach_notice_days_after)
-    for deadline in projection.deadlines:
+    for deadline in projection.deadlines if deadlines is None else deadlines:
         status = deadline.status
         if status == BREACHED:
             recorded = recorded or _Recorded(projection.accepted)

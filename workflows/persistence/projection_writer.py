@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -24,14 +25,16 @@ from workflows.persistence.unit_of_work import UnitOfWork
 alerts = logging.getLogger("cpts.journal")
 
 
-def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date) -> date | None:
+def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date,
+            open_deadlines: Sequence[Deadline] | None = None) -> date | None:
     """The first local day on which the sweep has something to do for this case: a system event already
     due, the day after a pending deadline's due date (it fires or becomes breached then), or a day on or
-    after `notices_from` when a reminder or breach notice is owed."""
+    after `notices_from` when a reminder or breach notice is owed. Only the pending and breached deadlines
+    count: a caller that knows them (`open_deadlines`, the open ones) spares reading the others."""
+    deadlines = projection.deadlines if open_deadlines is None else open_deadlines
     days = [e.at for e in projection.due_system_events]
-    days += [d.due + timedelta(days=1) for d in projection.deadlines
-             if d.status == "pending" and d.due >= projection.today]
-    notice_day = next_notice_day(projection, rules, notices_from)
+    days += [d.due + timedelta(days=1) for d in deadlines if d.status == "pending" and d.due >= projection.today]
+    notice_day = next_notice_day(projection, rules, notices_from, deadlines)
     if notice_day is not None:
         days.append(notice_day)
     return min(days, default=None)

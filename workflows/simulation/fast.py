@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from types import TracebackType
+from typing import Any
 
 from lifecycle import territory
 from lifecycle.deadlines import Deadline, OpenDeadline
@@ -153,6 +154,11 @@ class LiveReplay:
         payments = run.schedule_payments(run.accepted) if with_payments else None
         return run.projection(self._deadlines(run.today), payments)
 
+    def open_deadlines(self) -> list[Deadline]:
+        """The deadlines of the last `projection` that were open then (pending or breached), in order."""
+        frozen = self._frozen
+        return [frozen[i] for i in self._open]
+
     def _deadlines(self, today: date) -> tuple[Deadline, ...]:
         # The replay only appends deadlines, and changes a deadline only while it is open (completes, cancels
         # or closes it): a closed deadline's frozen form is final. So only the new deadlines and those open at
@@ -238,7 +244,7 @@ class _Simulation:
         next_day = today + timedelta(days=1)
         old = self.case.statuses
         changed = bool(fired) or any(old.get(d.ident) != d.status for d in projection.deadlines)
-        wake = wake_on(projection, self.rules, notices_from=next_day)
+        wake = wake_on(projection, self.rules, notices_from=next_day, open_deadlines=self.live.open_deadlines())
         if changed or self.case.wake_on != wake:
             self._write(projection, wake, today)
 
@@ -274,7 +280,8 @@ class _Simulation:
             self.rejected.append(Rejected(event.at, event.type, str(exc)))
             return
         self.journal.append(entry)
-        self._write(after, wake_on(after, self.rules, notices_from=today), today)
+        self._write(after, wake_on(after, self.rules, notices_from=today, open_deadlines=self.live.open_deadlines()),
+                    today)
 
     def _try(self, today: date, event: ScenarioEvent) -> tuple[JournalEntry, Projection]:
         data = validate_data(event.type, event.data, allow_system=False)
@@ -290,7 +297,7 @@ class _Simulation:
         new_entry = JournalEntry(seq=seq, type=event.type, at=at, data=data, actor=SIMULATION_ACTOR,
                                  evidence=evidence, recorded_at=recorded_at)
         # The entry as the journal gives it back to later replays (canonical JSON, keys sorted).
-        stored = JournalEntry(seq=seq, type=event.type, at=at, data=json.loads(canonical_json(data)),
+        stored = JournalEntry(seq=seq, type=event.type, at=at, data=_as_journaled(data),
                               actor=SIMULATION_ACTOR, evidence=evidence, recorded_at=recorded_at)
         # The only case in the simulated database: no other CPTS can overlap its territory.
         check = NewEventCheck(seq, []) if event.type == "health_project_validated" else None
@@ -338,6 +345,17 @@ class _Simulation:
             payments=view.payments.lines if view.payments is not None else (),
             notifications=tuple(notifications), rejected=tuple(self.rejected),
         )
+
+
+def _as_journaled(data: dict[str, Any]) -> dict[str, Any]:
+    """Event data as the journal gives it back: its canonical JSON read again. A flat mapping of texts,
+    integers, booleans and nulls reads back as itself with its keys sorted; anything else goes through JSON."""
+    if all(type(value) in _FLAT_JSON for value in data.values()):
+        return dict(sorted(data.items()))
+    return json.loads(canonical_json(data))
+
+
+_FLAT_JSON = frozenset({str, int, bool, type(None)})
 
 
 def _new_case(scenario: Scenario, rules: Ruleset) -> _CaseRow:
