@@ -191,7 +191,8 @@ class SqlUnitOfWork(UnitOfWork):
                            (horizon.isoformat() if sqlite else horizon,))
             ids = sorted(row[0] for row in cursor.fetchall())
             cursor.close()
-            raw.rollback()  # PostgreSQL opened a transaction for the read; SQLite (autocommit) has none
+            if not sqlite:
+                raw.rollback()  # PostgreSQL opened a transaction for the read; SQLite's driver opens none for it
         finally:
             raw.close()
         return ids

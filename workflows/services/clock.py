@@ -26,3 +26,9 @@ def local_date(case: Case, instant: datetime) -> date:
 def latest_local_date(now: datetime) -> date:
     """The latest calendar date any seat is living at `now` (Réunion and Mayotte are ahead of Paris)."""
     return max(now.astimezone(zone).date() for zone in territory.seat_time_zones())
+
+
+def has_begun(day: date, now: datetime) -> bool:
+    """Whether `day` has begun at some seat at `now` (`day` ≤ `latest_local_date(now)`), looking at the seats'
+    zones only until one says so."""
+    return any(day <= now.astimezone(zone).date() for zone in territory.seat_time_zones())

@@ -15,7 +15,7 @@ from workflows.persistence.projection_writer import wake_on, write_projection
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.cases import SYSTEM_ACTOR, ChainEnds, check_cached, check_chain, checked_ruleset, fits_case
-from workflows.services.clock import latest_local_date, local_today, utc_now
+from workflows.services.clock import has_begun, latest_local_date, local_today, utc_now
 from workflows.services.outbox import enqueue_notices
 from workflows.settings import DEFAULT_MAIL_DOMAIN
 
@@ -58,11 +58,11 @@ def sweep(uow: UnitOfWork, *, today: date | None = None, now: datetime | None = 
     version check hold within a group as they do for one case.
     """
     now = now or utc_now()
-    latest = latest_local_date(now)
-    if today is not None and today > latest:
-        raise ClockRefused(f"--today {today.isoformat()} is after today's date at every seat ({latest.isoformat()}"
-                           "): a sweep cannot run ahead of the clock; to see the future, use `cpts simulate`")
-    candidates = due_case_ids(uow, today or latest, case_ids)
+    if today is not None and not has_begun(today, now):
+        raise ClockRefused(f"--today {today.isoformat()} is after today's date at every seat "
+                           f"({latest_local_date(now).isoformat()}): a sweep cannot run ahead of the clock; to see "
+                           "the future, use `cpts simulate`")
+    candidates = due_case_ids(uow, today or latest_local_date(now), case_ids)
     return _sweep_all(uow, candidates, today, now, mail_domain, cases_per_transaction)
 
 
