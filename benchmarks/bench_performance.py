@@ -120,23 +120,30 @@ def median_pair(measure: Callable[[int], Any], anchor: Callable[[int], Any], rep
                 before: Callable[[int], None] | None = None) -> tuple[float, float, list[float], list[float]]:
     """Median of `repeat` timings of each, back to back and alternated (A B, B A, …); `before(i)` untimed.
 
-    The garbage of the setup is collected once, before the first timing; each timing then runs in steady
-    state, the collector running as it would in a server. With `GC_BEFORE_EACH` (--gc-before-each, the method
-    of the tables before 2026-11-26) a full collection precedes every timed call: each call then runs
-    slower (apply on PostgreSQL 3.8 ms instead of 1.6 ms, the raw anchors about twice as slow, the 6 µs probe
-    of sweep.idle about 110 µs), which flattered the ratios of the fastest anchors."""
+    The garbage of the setup is collected once, before the first timing, and what is left of the setup (the
+    benchmark's own portfolios and fixtures, often far more objects than a server holds) is set aside from the
+    collector's scans (`gc.freeze`) for the series: each timing then runs in steady state, the collector
+    running on the objects the measured code makes, as in a server. With `GC_BEFORE_EACH` (--gc-before-each,
+    the method of the tables before 2026-11-26) a full collection precedes every timed call instead: each call
+    then runs slower (apply on PostgreSQL 3.8 ms instead of 1.6 ms, the raw anchors about twice as slow, the
+    6 µs probe of sweep.idle about 110 µs), which flattered the ratios of the fastest anchors."""
     timings: dict[str, list[float]] = {"m": [], "a": []}
     gc.collect()
-    for i in range(repeat):
-        order = (("m", measure), ("a", anchor)) if i % 2 == 0 else (("a", anchor), ("m", measure))
-        for key, fn in order:
-            if before is not None:
-                before(i)
-            if GC_BEFORE_EACH:
-                gc.collect()
-            started = time.perf_counter()
-            fn(i)
-            timings[key].append(time.perf_counter() - started)
+    if not GC_BEFORE_EACH:
+        gc.freeze()
+    try:
+        for i in range(repeat):
+            order = (("m", measure), ("a", anchor)) if i % 2 == 0 else (("a", anchor), ("m", measure))
+            for key, fn in order:
+                if before is not None:
+                    before(i)
+                if GC_BEFORE_EACH:
+                    gc.collect()
+                started = time.perf_counter()
+                fn(i)
+                timings[key].append(time.perf_counter() - started)
+    finally:
+        gc.unfreeze()
     return statistics.median(timings["m"]), statistics.median(timings["a"]), timings["m"], timings["a"]
 
 

@@ -183,6 +183,14 @@ class SqlUnitOfWork(UnitOfWork):
         if case_ids is not None:
             return super().due_case_ids(horizon, case_ids)
         sqlite = self.engine.dialect.name == "sqlite"
+        if sqlite:
+            # On SQLite a read outside a transaction sees every commit: each thread keeps one connection for its
+            # probes (the scheduler probes every minute) instead of taking one from the pool and resetting it.
+            probe = getattr(self._local, "probe", None)
+            if probe is None:
+                probe = self._local.probe = self.engine.raw_connection()
+            rows = probe.driver_connection.execute("SELECT id FROM cases WHERE wake_on <= ?", (horizon.isoformat(),))
+            return sorted(row[0] for row in rows.fetchall())
         placeholder = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         raw = self.engine.raw_connection()
         try:
