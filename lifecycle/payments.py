@@ -259,20 +259,23 @@ _DRAFTED: OrderedDict[tuple[Any, ...], ContractLines] = OrderedDict()
 # One finished line: the draft, its explanation, its (amount, ceiling) in cents, its ruleset row.
 _Row = tuple["_Draft", str, tuple[Decimal | None, Decimal | None], RowSource | None]
 # The finished lines of one mission's year (`_Projection._mission_year`): key → (the ruleset, the rows).
-_MISSION_YEARS_CAPACITY = 8192
+# Bounded (emptied when full): a lifecycle needs a few dozen mission-year entries and a couple of the others
+# at a time; the bounds keep a long-running server's share of these tables to a few MB.
+_MISSION_YEARS_CAPACITY = 4096
+_PER_CONTRACT_CAPACITY = 512
 _MISSION_YEARS: dict[tuple[Any, ...], tuple[Ruleset, Any]] = {}
 _FONCTIONNEMENT: dict[tuple[Any, ...], tuple[Ruleset, list[_Row]]] = {}  # see `_Projection._fonctionnement_rows`
 
 
 def _memoised(table: dict[tuple[Any, ...], tuple[Ruleset, Any]], key: tuple[Any, ...], rules: Ruleset,
-              compute: Callable[[], Any]) -> Any:
+              compute: Callable[[], Any], capacity: int = _MISSION_YEARS_CAPACITY) -> Any:
     """`compute()`, kept in `table` under `key` (whose first part is `id(rules)`: checked against `rules`
-    itself); the table is emptied when full."""
+    itself); the table is emptied when it holds `capacity` entries."""
     found = table.get(key)
     if found is not None and found[0] is rules:
         return found[1]
     value = compute()
-    if len(table) >= _MISSION_YEARS_CAPACITY:
+    if len(table) >= capacity:
         table.clear()
     table[key] = (rules, value)
     return value
@@ -479,7 +482,7 @@ def _signature_dates(rules: Ruleset, signed: date) -> _SignatureDates:
         versions={year: rules.contract_version(signed, dated[year - 1]) for year in range(1, rules.contract_years + 1)},
         socle=frozenset(rules.missions_at_signature(signed)),
     )
-    if len(_SIGNATURES) >= _MISSION_YEARS_CAPACITY:
+    if len(_SIGNATURES) >= _PER_CONTRACT_CAPACITY:
         _SIGNATURES.clear()
     _SIGNATURES[(id(rules), signed)] = (rules, dates)
     return dates
@@ -735,7 +738,7 @@ class _Projection:
         versions), the first mission's start and each year's size."""
         return _memoised(_FONCTIONNEMENT, (
             id(self.rules), self.signed, self.first_start, tuple(t.size for t in self.terms.values())), self.rules,
-            lambda: self._finished(self._fonctionnement_lines()))
+            lambda: self._finished(self._fonctionnement_lines()), _PER_CONTRACT_CAPACITY)
 
     def _mission_terms(self, mission: str, year: int) -> tuple[bool, int, bool, bool] | None:
         """What of a year's terms a mission's lines read: whether it is contracted, the size, the SNP choices."""
