@@ -306,3 +306,17 @@ def test_forecast_says_how_much_of_its_total_is_a_confirmer(cpts, engine):
     last = cpts("forecast", "--year", "2024").out.splitlines()[-1]
 
     assert last.startswith("including 25 000.00 € à confirmer (1 line(s); source: Le Quotidien du médecin")
+
+
+# ------------------------------------------------------------------------------------------------ territory
+def test_territory_size_follows_the_size_bands_of_the_deployment_s_copy_of_the_accord(cpts, monkeypatch, tmp_path):
+    """Metz (57463, 122 572 inhabitants) is a size-3 territory under the packaged bands (80 000 to 175 000); a
+    deployment whose copy of ACI-2019 ends size 3 at 120 000 makes it size 4, in `cpts territory size` too."""
+    assert "population 122572 → size 3" in cpts("territory", "size", "57463").out
+    packaged = (ROOT / "lifecycle" / "rulesets" / "aci-2019.toml").read_text(encoding="utf-8")
+    narrower = packaged.replace("{ size = 3, up_to = 175000 }", "{ size = 3, up_to = 120000 }")
+    assert narrower != packaged
+    monkeypatch.setenv("CPTS_RULESETS_DIR", str(_deployment(tmp_path, **{"aci-2019": narrower})))
+    outcome = cpts("territory", "size", "57463")
+    assert outcome.code == 0, outcome.err
+    assert "population 122572 → size 4" in outcome.out

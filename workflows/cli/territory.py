@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from workflows.cli.apps import territory_app
-from workflows.cli.common import JsonFlag, print_json
+from workflows.cli.common import JsonFlag, print_json, settings
 
 
 @territory_app.command("size")
@@ -18,6 +18,7 @@ def territory_size(
     """Population, size (1–4), départements and régions of a set of communes."""
     from lifecycle import territory
 
+    settings()  # the deployment's ruleset files (CPTS_RULESETS_DIR): their size bands decide the size
     summary = territory.summarise(codes)
     if as_json:
         print_json(summary.as_dict())
