@@ -182,8 +182,7 @@ class SqlUnitOfWork(UnitOfWork):
         to open (on SQLite every transaction here takes the write lock) — its cost follows the due cases."""
         if case_ids is not None:
             return super().due_case_ids(horizon, case_ids)
-        sqlite = self.engine.dialect.name == "sqlite"
-        if sqlite:
+        if self.engine.dialect.name == "sqlite":
             # On SQLite a read outside a transaction sees every commit: each thread keeps one connection for its
             # probes (the scheduler probes every minute) instead of taking one from the pool and resetting it.
             probe = getattr(self._local, "probe", None)
@@ -195,12 +194,10 @@ class SqlUnitOfWork(UnitOfWork):
         raw = self.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute(f"SELECT id FROM cases WHERE wake_on <= {placeholder}",
-                           (horizon.isoformat() if sqlite else horizon,))
+            cursor.execute(f"SELECT id FROM cases WHERE wake_on <= {placeholder}", (horizon,))
             ids = sorted(row[0] for row in cursor.fetchall())
             cursor.close()
-            if not sqlite:
-                raw.rollback()  # PostgreSQL opened a transaction for the read; SQLite's driver opens none for it
+            raw.rollback()  # PostgreSQL opened a transaction for the read
         finally:
             raw.close()
         return ids
