@@ -29,6 +29,18 @@ LOI_VALIDATED_2024: list[tuple[str, str, dict]] = [
 ]
 
 
+def signed_on_2_june_2025(*missions: str) -> list[tuple[str, str, dict]]:
+    """LOI_VALIDATED_2024, then the health project received and validated, the adhesion requested, and the contract
+    signed on Monday 2 June 2025 with the optional `missions` chosen."""
+    return [
+        *LOI_VALIDATED_2024,
+        ("2025-01-15", "health_project_received", {}),
+        ("2025-02-20", "health_project_validated", {}),
+        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2025-06-02", "contract_signed", {"missions": list(missions)}),
+    ]
+
+
 def _day(value: Day) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 

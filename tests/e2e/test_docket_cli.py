@@ -14,31 +14,18 @@ import json
 from datetime import date
 
 import pytest
-from builders import LOI_VALIDATED_2024, new_case, noon, record, record_all
+from builders import LOI_VALIDATED_2024, new_case, noon, record, record_all, signed_on_2_june_2025
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from workflows.cli.legal import legal_app
-from workflows.persistence.db import make_engine
 from workflows.persistence.tables import DeadlineRow
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import NewEvent, apply, sweep
 
 LRAR = "LRAR 1A 234 567 8901 2"
-CONTRACT_2025 = [
-    *LOI_VALIDATED_2024,
-    ("2025-01-15", "health_project_received", {}),
-    ("2025-02-20", "health_project_validated", {}),
-    ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-    ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
-]
+CONTRACT_2025 = signed_on_2_june_2025("quality")
 
-
-@pytest.fixture
-def engine(cpts, database):
-    built = make_engine(database)
-    yield built
-    built.dispose()
 
 
 @pytest.fixture

@@ -9,18 +9,12 @@ import csv
 import io
 
 import pytest
-from builders import LOI_VALIDATED_2024, new_case, record_all
+from builders import new_case, record_all, signed_on_2_june_2025
 from freezegun import freeze_time
 
 from workflows.persistence.db import make_engine
 
-CONTRACT_2025 = [
-    *LOI_VALIDATED_2024,
-    ("2025-01-15", "health_project_received", {}),
-    ("2025-02-20", "health_project_validated", {}),
-    ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-    ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
-]
+CONTRACT_2025 = signed_on_2_june_2025("quality")
 NOTICE = ["termination_notice_received", "--at", "2025-06-10", "--data",
           '{"initiator": "funders", "grounds": "non_compliance"}']
 

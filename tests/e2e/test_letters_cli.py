@@ -13,29 +13,16 @@ from pathlib import Path
 
 import docx
 import pytest
-from builders import LOI_VALIDATED_2024, new_case, noon, record_all
+from builders import new_case, noon, record_all, signed_on_2_june_2025
 from cli_runner import assert_one_line_error
 
-from workflows.persistence.db import make_engine
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import NewEvent, apply, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_2025 = [
-    *LOI_VALIDATED_2024,
-    ("2025-01-15", "health_project_received", {}),
-    ("2025-02-20", "health_project_validated", {}),
-    ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-    ("2025-06-02", "contract_signed", {"missions": []}),
-]
+CONTRACT_2025 = signed_on_2_june_2025()
 LRAR = "LRAR 1A 234 567 8901 2"
 
-
-@pytest.fixture
-def engine(cpts, database):
-    built = make_engine(database)
-    yield built
-    built.dispose()
 
 
 @pytest.fixture

@@ -18,11 +18,8 @@ import re
 from pathlib import Path
 
 import pytest
-from builders import LOI_VALIDATED_2024, new_case, record_all
+from builders import LOI_VALIDATED_2024, new_case, record_all, signed_on_2_june_2025
 from cli_runner import assert_one_line_error, make_runner
-
-from lifecycle.ruleset import set_rulesets_dir
-from workflows.persistence.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 A2_TEXT = (ROOT / "lifecycle" / "rulesets" / "aci-2019-a2.toml").read_text(encoding="utf-8")
@@ -30,18 +27,9 @@ A2_TEXT = (ROOT / "lifecycle" / "rulesets" / "aci-2019-a2.toml").read_text(encod
 VERIFIED_A2 = A2_TEXT.replace("\nverified = false\n", "\nverified = true\n", 1)
 
 
-@pytest.fixture(autouse=True)
-def _packaged_rulesets_afterwards():
-    """Each test may load a deployment's directory; the next test starts from the packaged files."""
-    yield
-    set_rulesets_dir(None)
+# Each test may load a deployment's directory: the next test starts from the packaged files.
+pytestmark = pytest.mark.usefixtures("packaged_rulesets_afterwards")
 
-
-@pytest.fixture
-def engine(cpts, database):
-    built = make_engine(database)
-    yield built
-    built.dispose()
 
 
 def _deployment(tmp_path: Path, **files: str) -> Path:
@@ -253,13 +241,7 @@ def test_case_payments_csv_has_the_row_and_a_confirmer_columns(cpts, engine):
 
 def test_case_show_says_which_version_governs_the_case_and_since_when(cpts, engine):
     case_id = new_case(engine, "CPTS de Sarreguemines", population=65_000)
-    record_all(engine, case_id, [
-        *LOI_VALIDATED_2024,
-        ("2025-01-15", "health_project_received", {}),
-        ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-        ("2025-06-02", "contract_signed", {"missions": []}),
-    ])
+    record_all(engine, case_id, signed_on_2_june_2025())
 
     text = cpts("case", "show", str(case_id), "--today", "2025-07-01").out
     shown = cpts("case", "show", str(case_id), "--today", "2025-07-01", "--json").json()
@@ -283,13 +265,7 @@ def test_case_show_marks_a_deadline_computed_from_an_unverified_row(cpts, engine
     monkeypatch.setenv("CPTS_RULESETS_DIR", str(_deployment(tmp_path, a2=doubtful)))
     assert cpts("ruleset", "list").code == 0
     case_id = new_case(engine, "CPTS de Sarreguemines", population=65_000)
-    record_all(engine, case_id, [
-        *LOI_VALIDATED_2024,
-        ("2025-01-15", "health_project_received", {}),
-        ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-        ("2025-06-02", "contract_signed", {"missions": []}),
-    ])
+    record_all(engine, case_id, signed_on_2_june_2025())
 
     text = cpts("case", "show", str(case_id), "--today", "2025-07-01").out
     check = cpts("ruleset", "check")

@@ -21,12 +21,10 @@ from pathlib import Path
 
 import docx
 import pytest
-from builders import LOI_VALIDATED_2024, new_case, noon, outbox, record_all
+from builders import new_case, noon, outbox, record_all, signed_on_2_june_2025
 from notices import OPPOSITION_REMINDER
 
-from lifecycle.ruleset import set_rulesets_dir
 from notifications.render import render_notice
-from workflows.persistence.db import make_engine
 from workflows.persistence.unit_of_work import SqlUnitOfWork
 from workflows.services import NewEvent, apply, sweep
 from workflows.services.people import add_user, assign
@@ -42,17 +40,9 @@ CONFIRM_LINE = ("Date à confirmer : elle est calculée d'après une valeur non 
 REFUND_MARK = "À confirmer : cette valeur est calculée d'après une disposition dont le texte signé n'a pas encore"
 
 
-@pytest.fixture(autouse=True)
-def _packaged_rulesets_afterwards():
-    yield
-    set_rulesets_dir(None)
+# Each test may load a deployment's directory: the next test starts from the packaged files.
+pytestmark = pytest.mark.usefixtures("packaged_rulesets_afterwards")
 
-
-@pytest.fixture
-def engine(cpts, database):
-    built = make_engine(database)
-    yield built
-    built.dispose()
 
 
 def _use(cpts, monkeypatch, tmp_path: Path, text: str) -> None:
@@ -80,13 +70,7 @@ def test_a_reminder_of_a_certain_date_says_nothing_of_it():
 def test_the_sweep_writes_the_crisis_mission_reminder_with_its_date_to_confirm(cpts, engine, monkeypatch, tmp_path):
     _use(cpts, monkeypatch, tmp_path, DOUBTFUL_START)
     case_id = new_case(engine, "CPTS de Sarreguemines", population=65_000)
-    record_all(engine, case_id, [
-        *LOI_VALIDATED_2024,
-        ("2025-01-15", "health_project_received", {}),
-        ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-        ("2025-06-02", "contract_signed", {"missions": []}),
-    ])
+    record_all(engine, case_id, signed_on_2_june_2025())
     uow = SqlUnitOfWork(engine)
     add_user(uow, "Élise Martin", "elise.martin@ars.example.fr", "ars", ["44"])
     add_user(uow, "Paul Durand", "paul.durand@cpam.example.fr", "cpam", ["57"])

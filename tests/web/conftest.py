@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from builders import LOI_VALIDATED_2024, METZ, THIONVILLE, new_case, record, record_all
+from builders import LOI_VALIDATED_2024, METZ, THIONVILLE, new_case, record, record_all, signed_on_2_june_2025
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
@@ -78,13 +78,7 @@ def _build(path: Path) -> Portfolio:
     thionville = new_case(engine, "CPTS du Nord Mosellan", communes=(THIONVILLE,))
     record(engine, thionville, "2025-06-02", "contact_recorded", {"source": "ars"})
     contract = new_case(engine, "CPTS de Sarreguemines", population=65_000)
-    record_all(engine, contract, [
-        *LOI_VALIDATED_2024,
-        ("2025-01-15", "health_project_received", {}),
-        ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-        ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
-    ])
+    record_all(engine, contract, signed_on_2_june_2025("quality"))
     bordeaux = new_case(engine, "CPTS Bordeaux Rive Droite", departement="33", population=80_000)
     record(engine, bordeaux, "2025-06-02", "contact_recorded", {"source": "cpam"})
     for case_id in (metz, thionville, contract):

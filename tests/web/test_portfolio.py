@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 
 import pytest
-from builders import new_case, record
+from builders import new_case, record, signed_on_2_june_2025
 from openpyxl import load_workbook
 
 from workflows.persistence.db import make_engine
@@ -277,14 +277,7 @@ def test_the_same_portfolio_and_exports_on_postgresql(postgres_db):
         add_user(uow, name, email, kind, scope)
         set_password(uow, email, PASSWORD)
     contract = new_case(postgres_db, "CPTS de Sarreguemines", population=65_000)
-    for at, kind, data in [
-        ("2024-09-02", "contact_recorded", {"source": "ars"}), ("2024-09-09", "first_meeting_held", {}),
-        ("2024-10-07", "loi_submitted", {}), ("2024-11-04", "loi_decision", {"party": "ars", "decision": "approve"}),
-        ("2024-11-12", "loi_decision", {"party": "am", "decision": "approve"}),
-        ("2025-01-15", "health_project_received", {}), ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
-        ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
-    ]:
+    for at, kind, data in signed_on_2_june_2025("quality"):
         record(postgres_db, contract, at, kind, data)
     for mission in ("access", "parcours", "prevention", "crisis"):  # ACI avenant 2: four socle missions
         record(postgres_db, contract, "2025-06-10", "mission_started", {"mission": mission})
