@@ -52,11 +52,7 @@ class PaymentLine:
     @property
     def remaining(self) -> Decimal | None:
         """What the line still owes: None while its amount awaits assessment, 0 once paid or cancelled."""
-        if self.amount is None:
-            return None
-        if self.status == "cancelled":
-            return ZERO
-        return max(self.amount - self.paid, ZERO)
+        return remaining_on(self.amount, self.paid, self.status)
 
     def as_dict(self) -> dict[str, object]:
         """The SPEC §11 shape (amount as a string with 2 decimals, or None while awaiting assessment), with
@@ -75,6 +71,16 @@ class PaymentLine:
             "row": self.origin.key if self.origin else None,
             "verified": self.verified,
         }
+
+
+def remaining_on(amount: Decimal | None, paid: Decimal, status: str) -> Decimal | None:
+    """What a payment line of `amount` with `paid` on it and `status` still owes: None while its amount awaits
+    assessment, 0 once paid in full or cancelled."""
+    if amount is None:
+        return None
+    if status == "cancelled":
+        return ZERO
+    return max(amount - paid, ZERO)
 
 
 @dataclass(frozen=True)

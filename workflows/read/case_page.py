@@ -32,6 +32,7 @@ from lifecycle.errors import DomainError
 from lifecycle.events import SYSTEM_EVENTS, JournalEntry
 from lifecycle.indicators import YearIndicators, indicator_tracking
 from lifecycle.machine import TERRITORY_CLAIMING
+from lifecycle.payments import remaining_on
 from lifecycle.ruleset import Ruleset
 from workflows.persistence.journal import to_entry
 from workflows.persistence.tables import Case, DeadlineRow, JournalRow, PaymentRow
@@ -109,11 +110,8 @@ class PaymentLineView:
 
     @property
     def remaining(self) -> Decimal | None:
-        if self.amount is None:
-            return None
-        if self.status == "cancelled":
-            return ZERO
-        return max(self.amount - self.paid, ZERO)
+        """What the line still owes (the domain's rule: `lifecycle.payments.remaining_on`)."""
+        return remaining_on(self.amount, self.paid, self.status)
 
     @property
     def is_refund(self) -> bool:
