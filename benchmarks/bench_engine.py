@@ -85,7 +85,7 @@ def five_year_journal() -> list[JournalEntry]:
 
 def main() -> None:
     print("state machine (one contact_recorded fired from state new)")
-    timed("shared Machine: attach a LifecycleModel, fire one event, detach", shared_machine, 2000)
+    timed("shared Machine: a LifecycleModel put in state new (`attached`), fire one event", shared_machine, 2000)
     timed("a transitions.Machine built for one model (auto_transitions=True), fire one event",
           machine_per_case(True), 300)
     timed("a transitions.Machine built for one model (auto_transitions=False), fire one event",
