@@ -211,3 +211,28 @@ def test_a_long_running_writer_with_the_replay_cached_still_refuses_a_journal_cu
     with pytest.raises(TamperedJournal, match="recorded head"):
         # A resubmission, which the lifecycle would accept: only the journal's damage refuses it.
         apply(writer, case_id, NewEvent("health_project_received", day, {}), "ars", today=day, now=noon(day))
+
+
+CASE_ROW_AND_TAIL_EDITS = ["delete the last row", "move the seat", "change the communes",
+                           "change the declared population", "change the ruleset", "edit the recorded head"]
+
+
+@pytest.mark.parametrize("edit", CASE_ROW_AND_TAIL_EDITS)
+def test_a_long_running_writer_that_starts_from_the_case_it_last_wrote_refuses_an_edit_of_the_case_or_the_tail(
+        db, edit):
+    """The writer's next write does not read the case: its UPDATE requires the row as last written, and an edit
+    sends it back to a read, which finds the edit, refuses and alerts."""
+    writer = uow(db)
+    case_id = keyed_case(db)
+    day = date(2025, 3, 3)
+    apply(writer, case_id, NewEvent("health_project_opposed", day, {"grounds": "territory"}), "ars", today=day,
+          now=noon(day))  # the case as written is now cached in `writer`
+    sql(db, EDITS[edit], c=case_id, forged="f" * 64)
+    rows_after_edit = journal_length(db, case_id)
+
+    with pytest.raises(TamperedJournal, match="integrity check"):
+        # A resubmission, which the lifecycle would accept: only the edit refuses it.
+        apply(writer, case_id, NewEvent("health_project_received", day, {}), "ars", today=day, now=noon(day))
+
+    assert journal_length(db, case_id) == rows_after_edit
+    assert verify_journal(uow(db), case_id), f"{edit}: the finding was erased by the write"

@@ -476,7 +476,7 @@ def test_the_scan_finds_the_refusals_of_the_event_form_the_voiding_and_the_refer
     assert len(sites) > 100, f"only {len(sites)} messages found: the scan no longer reads the sources"
     for where in [("lifecycle/events.py", "_parse_amount"), ("lifecycle/machine.py", "fire"),
                   ("lifecycle/machine.py", "LifecycleModel.fir_not_yet_granted"),
-                  ("lifecycle/payments.py", "Outstanding.refusal"), ("workflows/services/cases.py", "_apply"),
+                  ("lifecycle/payments.py", "Outstanding.refusal"), ("workflows/services/cases.py", "_apply_to"),
                   ("workflows/services/cases.py", "_check_void"), ("workflows/services/people.py", "_referent"),
                   ("workflows/services/people.py", "UnknownUser.__init__")]:
         assert where in found, f"no message found in {where}"

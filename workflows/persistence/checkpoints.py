@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lifecycle.projection import Checkpoint, Projection
+from workflows.persistence.tables import Case
 
 DEFAULT_CAPACITY = 256
 
@@ -27,6 +28,9 @@ class CachedReplay:
             on the same day.
         deadlines: the deadline rows as written, by ident; payments: the payment rows as written, in order.
         genesis: the start of the case's hash chain, as verified (a write checks the case's identity with it).
+        case: the case's row as this write left it, for the next write to start from without reading it: that
+            write's versioned UPDATE requires every column it depends on (`projection_writer.TRUSTED_COLUMNS`)
+            to be still as kept here. The other columns (referents, contact) may be behind: never shown.
     """
 
     version: int
@@ -36,6 +40,7 @@ class CachedReplay:
     deadlines: dict[str, dict[str, Any]]
     payments: list[dict[str, Any]]
     genesis: str
+    case: Case | None = None
 
 
 class CheckpointCache:
@@ -53,6 +58,15 @@ class CheckpointCache:
             if entry is None or entry.version != version or entry.head != head:
                 return None
             self._entries.move_to_end(case_id)
+            return entry
+
+    def latest(self, case_id: int) -> CachedReplay | None:
+        """The case's entry whatever version it was made for: a caller that uses it must have its write check
+        that the case is still at that version (`projection_writer.write_projection`, `case_from_cache`)."""
+        with self._lock:
+            entry = self._entries.get(case_id)
+            if entry is not None:
+                self._entries.move_to_end(case_id)
             return entry
 
     def put(self, case_id: int, entry: CachedReplay) -> None:

@@ -27,6 +27,12 @@ class DuplicateKey(Exception):  # noqa: N818 - named for what it is, like the co
     that knows what the key means turns it into one."""
 
 
+class ReadAgain(Exception):  # noqa: N818 - a condition, caught by the use case, never shown to a user
+    """A write that started from the case as the checkpoint cache kept it cannot go on from there: the stored row
+    changed since (another process wrote, a rekey, an edit behind the engine's back), or the event needs the whole
+    journal. Nothing was written: read the case and decide again."""
+
+
 class TamperedJournal(DomainError):
     """The case's journal does not end where its recorded head says (rows removed, head edited) or its chain
     fails: nothing is appended to it until an administrator has looked (`cpts case verify`)."""

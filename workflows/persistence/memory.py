@@ -71,9 +71,12 @@ class MemoryCaseRepository(CaseRepository):
         return [c for i, c in sorted(self.state.cases.items())
                 if i != besides and c.state in states and wanted & set(json.loads(c.communes))]
 
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None,
+                          expect: dict[str, Any] | None = None) -> bool:
         case, latest = self.state.cases.get(case_id), self.committed().cases.get(case_id)
         if case is None or case.version != version or (latest is not None and latest.version != version):
+            return False
+        if any(getattr(case, name) != value for name, value in (expect or {}).items()):
             return False
         rows = self.state.journal.get(case_id, [])
         if (max(rows, key=lambda r: r.seq).hash if rows else None) != last_hash:

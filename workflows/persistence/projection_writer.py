@@ -9,6 +9,9 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NoReturn
 
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.attributes import set_committed_value
+
 from lifecycle.calendar import DateExplanation
 from lifecycle.deadlines import Deadline, explain
 from lifecycle.payments import PaymentLine
@@ -16,13 +19,19 @@ from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
 from lifecycle.ruleset import Ruleset
 from workflows.persistence.checkpoints import CachedReplay
-from workflows.persistence.errors import ConcurrentModification, TamperedJournal
+from workflows.persistence.errors import ConcurrentModification, ReadAgain, TamperedJournal
 from workflows.persistence.journal import canonical_json
 from workflows.persistence.repositories import payment_line_key
-from workflows.persistence.tables import Case
+from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 
 alerts = logging.getLogger("cpts.journal")
+
+# What a write reads of the `cases` row besides its version: the identity its genesis entry signs, the population
+# the replay starts from, and the journal head. A write that starts from the case as the checkpoint cache kept it
+# (no read) requires them unchanged in its UPDATE: any edit since, by anyone, sends it back to a read.
+TRUSTED_COLUMNS = ("name", "seat_departement", "region", "communes", "declared_population", "ruleset_id",
+                   "created_at", "population", "journal_head")
 
 
 def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date,
@@ -99,15 +108,23 @@ def _payment_row(case_id: int, line: PaymentLine) -> dict[str, Any]:
 
 def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules: Ruleset, *, now: datetime,
                      head: str, notices_from: date, tail: str | None, genesis: str,
-                     checkpoint: Checkpoint | None = None) -> None:
+                     checkpoint: Checkpoint | None = None, case_from_cache: bool = False,
+                     rows: Sequence[JournalRow] = ()) -> None:
     """Write the projections (case state, deadlines, payments) and the journal head under the optimistic
     version check: ConcurrentModification if the case changed since it was read; TamperedJournal (logged) if
     the journal's last row is no longer `tail` (its hash as the writer knows it, None for no row: rows removed
-    behind the engine's back). Call it before appending the write's own rows. `genesis`, the verified start of
-    the case's chain, is kept with the checkpoint: the next write checks the case's identity against it.
+    behind the engine's back). `rows`, the write's own journal rows, are appended once that check has passed,
+    with the deadline and payment rows (`uow.pipelined`: one round trip on PostgreSQL). `genesis`, the verified
+    start of the case's chain, is kept with the checkpoint: the next write checks the case's identity against it.
 
     Only the deadline and payment rows that changed are written when the rows last written for this version of
-    the case are known (`uow.checkpoints`); `checkpoint`, the replay at the new head, is kept for the next write.
+    the case are known (`uow.checkpoints`); `checkpoint`, the replay at the new head, is kept for the next write,
+    with the case's row as written.
+
+    `case_from_cache`: `case` is the row the checkpoint cache kept, not one read in this transaction. The UPDATE
+    then also requires the TRUSTED_COLUMNS as kept, and a refusal raises ReadAgain (nothing written: the caller
+    reads the case and decides again) instead of telling a concurrent writer from tampering, which only a read
+    can tell.
     """
     version = case.version
     previous = uow.checkpoints.get(case.id, version=version, head=case.journal_head)
@@ -115,33 +132,40 @@ def write_projection(uow: UnitOfWork, case: Case, projection: Projection, rules:
     deadlines = {row["ident"]: row for row in deadline_rows(case.id, projection, previous)}
     payments = payment_rows(case.id, projection, previous)
     changed_lines = _changed_lines(previous.payments, payments) if previous is not None else None
-    written = uow.cases.update_if_version(case.id, version, {
+    values = {
         "state": projection.state, "version": version + 1, "population": projection.population,
         "size": rules.size_for(projection.population), "updated_at": now, "journal_head": head,
         "wake_on": wake_on(projection, rules, notices_from=notices_from),
-    }, last_hash=tail)
+    }
+    expect = {name: getattr(case, name) for name in TRUSTED_COLUMNS} if case_from_cache else None
+    written = uow.cases.update_if_version(case.id, version, values, last_hash=tail, expect=expect)
     if not written:
+        if case_from_cache:
+            raise ReadAgain(f"case {case.id} changed since version {version} was cached")
         if uow.cases.version_of(case.id) == version:
             refuse_write(case, [f"the journal no longer ends at its recorded head {case.journal_head[:12]}… (rows "
                                 "removed at the end, or the head edited)"])
         raise ConcurrentModification(
             f"case {case.id} was changed by someone else meanwhile (version {version}); reload and retry"
         )
-    if previous is None:
-        uow.projections.replace(case.id, list(deadlines.values()), payments)
-    else:
-        old = previous.deadlines
-        uow.projections.change(
-            case.id,
-            insert=[row for ident, row in deadlines.items() if ident not in old],
-            update=[row for ident, row in deadlines.items()
-                    if ident in old and old[ident] is not row and old[ident] != row],
-            delete=[ident for ident in old if ident not in deadlines],
-            payments=payments if changed_lines is None else None,
-            payment_updates=changed_lines or [],
-        )
+    with uow.pipelined():
+        if previous is None:
+            uow.projections.replace(case.id, list(deadlines.values()), payments)
+        else:
+            old = previous.deadlines
+            uow.projections.change(
+                case.id,
+                insert=[row for ident, row in deadlines.items() if ident not in old],
+                update=[row for ident, row in deadlines.items()
+                        if ident in old and old[ident] is not row and old[ident] != row],
+                delete=[ident for ident in old if ident not in deadlines],
+                payments=payments if changed_lines is None else None,
+                payment_updates=changed_lines or [],
+            )
+        for row in rows:
+            uow.journal.append(row)
     uow.stage_checkpoint(case.id, CachedReplay(version + 1, head, checkpoint, projection, deadlines, payments,
-                                               genesis))
+                                               genesis, _as_written(case, values)))
 
 
 def _changed_lines(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -166,3 +190,17 @@ def refuse_write(case: Case, problems: list[str]) -> NoReturn:
     alerts.error("journal of case %s refused a write: %s", case.id, "; ".join(problems))
     raise TamperedJournal(f"case {case.id}: the journal fails its integrity check ({problems[0]}); nothing was "
                           f"written — run `cpts case verify {case.id}` and restore the journal from a backup")
+
+
+def _as_written(case: Case, values: dict[str, Any]) -> Case:
+    """A detached copy of the case's row once `values` are written, made as a loaded row is (nothing pending to
+    flush); the cached case is never changed in place: another thread may be reading it."""
+    configure_mappers()  # once per process (a no-op after): an in-memory unit of work may never have queried
+    copy = _CASES.new_instance()
+    for name in _CASE_COLUMNS:
+        set_committed_value(copy, name, values[name] if name in values else getattr(case, name))
+    return copy
+
+
+_CASES = Case.__mapper__.class_manager  # type: ignore[attr-defined]
+_CASE_COLUMNS = tuple(Case.__table__.columns.keys())  # type: ignore[attr-defined]

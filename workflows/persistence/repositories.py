@@ -62,9 +62,11 @@ class CaseRepository(ABC):
         """Cases in one of `states`, other than `besides`, whose territory has one of `communes`, by id."""
 
     @abstractmethod
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
-        """Write `values` if the case is still at `version` and its journal's last row has hash `last_hash`
-        (None: it has no row); False otherwise (someone else changed it meanwhile, or the journal was cut)."""
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None,
+                          expect: dict[str, Any] | None = None) -> bool:
+        """Write `values` if the case is still at `version`, its journal's last row has hash `last_hash` (None: it
+        has no row) and its columns in `expect` have those values; False otherwise (someone else changed it
+        meanwhile, or the journal was cut, or a column edited)."""
 
     @abstractmethod
     def version_of(self, case_id: int) -> int | None:
@@ -180,18 +182,20 @@ def payment_line_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @lru_cache(maxsize=32)
-def _versioned_update(columns: tuple[str, ...]) -> Update:
+def _versioned_update(columns: tuple[str, ...], expected: tuple[str, ...] = ()) -> Update:
     """UPDATE cases SET … WHERE id = :key_id AND version = :key_version AND the hash of the journal's last row
-    IS NOT DISTINCT FROM :key_last (NULL: no row), built once per set of columns (the write path of every event:
-    building the statement costs more than running it). The journal's tail is checked in the same statement,
-    an index lookup, not a round trip of its own."""
+    IS NOT DISTINCT FROM :key_last (NULL: no row) [AND each `expected` column IS NOT DISTINCT FROM :was_<name>],
+    built once per set of columns (the write path of every event: building the statement costs more than running
+    it). The journal's tail is checked in the same statement, an index lookup, not a round trip of its own."""
     table = Case.__table__
     journal = JournalRow.__table__
     last_hash = (sa_select(journal.c.hash).where(journal.c.case_id == table.c.id)
                  .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
+    unchanged = [table.c[name].is_not_distinct_from(bindparam(f"was_{name}")) if table.c[name].nullable else
+                 table.c[name] == bindparam(f"was_{name}") for name in expected]
     return (table.update()
             .where(table.c.id == bindparam("key_id"), table.c.version == bindparam("key_version"),
-                   last_hash.is_not_distinct_from(bindparam("key_last", type_=String())))
+                   last_hash.is_not_distinct_from(bindparam("key_last", type_=String())), *unchanged)
             .values({name: bindparam(f"new_{name}") for name in columns}))
 
 
@@ -254,11 +258,13 @@ class SqlCaseRepository(CaseRepository):
         return list(self.session.exec(
             select(Case).where(among, Case.id != besides, col(Case.state).in_(list(states))).order_by(Case.id)))
 
-    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None) -> bool:
-        statement = _versioned_update(tuple(values))
+    def update_if_version(self, case_id: int, version: int, values: dict[str, Any], *, last_hash: str | None,
+                          expect: dict[str, Any] | None = None) -> bool:
+        expect = expect or {}
+        statement = _versioned_update(tuple(values), tuple(expect))
         result = self.session.connection().execute(
             statement, {"key_id": case_id, "key_version": version, "key_last": last_hash,
-                        **{f"new_{k}": v for k, v in values.items()}})
+                        **{f"new_{k}": v for k, v in values.items()}, **{f"was_{k}": v for k, v in expect.items()}})
         if result.rowcount != 1:
             return False
         # The loaded case takes the values written, without a reload (the version check just proved it current).
@@ -315,7 +321,7 @@ class SqlProjectionRepository(ProjectionRepository):
         for table, rows in ((DeadlineRow.__table__, deadlines), (PaymentRow.__table__, payments)):
             connection.execute(table.delete().where(table.c.case_id == case_id))
             if rows:
-                connection.execute(table.insert(), rows)
+                connection.execute(table.insert().inline(), rows)
 
     def change(self, case_id: int, *, insert: list[dict[str, Any]], update: list[dict[str, Any]],
                delete: list[str], payments: list[dict[str, Any]] | None,
@@ -337,12 +343,12 @@ class SqlProjectionRepository(ProjectionRepository):
                 for row in update
             ])
         if insert:
-            connection.execute(deadlines.insert(), insert)
+            connection.execute(deadlines.insert().inline(), insert)
         if payments is not None:
             table = PaymentRow.__table__
             connection.execute(table.delete().where(table.c.case_id == case_id))
             if payments:
-                connection.execute(table.insert(), payments)
+                connection.execute(table.insert().inline(), payments)
         if payment_updates:
             connection.execute(_PAYMENT_LINE_UPDATE, [
                 {**{f"new_{k}": row[k] for k in _PAYMENT_VALUES}, **{f"old_{k}": row[k] for k in _PAYMENT_KEY}}

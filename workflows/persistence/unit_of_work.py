@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Self
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from workflows.persistence.checkpoints import CachedReplay, CheckpointCache
@@ -68,6 +69,13 @@ class UnitOfWork(ABC):
         """Cases whose `wake_on` is on or before `horizon`, by id (its own short read)."""
         with self:
             return self.cases.due_ids(horizon, case_ids)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements run inside the block whose results nobody reads before it ends (writes without RETURNING):
+        where the database allows it they travel together, one round trip in all, and an error of one is raised
+        when the block ends. Here: each as it comes."""
+        yield
 
     def stage_checkpoint(self, case_id: int, entry: CachedReplay) -> None:
         """Keep `entry` for the case once this transaction commits (dropped if it rolls back)."""
@@ -176,6 +184,25 @@ class SqlUnitOfWork(UnitOfWork):
     def commit(self) -> None:
         self.session.commit()
         self._publish_checkpoints()
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """On PostgreSQL, psycopg's pipeline mode: the statements are sent without waiting for each one's result,
+        and the results are read when the block ends (one round trip instead of one per statement). A statement's
+        error is then raised as SQLAlchemy raises it (an IntegrityError for a unique key), the transaction
+        aborted. Elsewhere (SQLite, in process) the statements run as they come. A statement that returns rows
+        cannot run inside (SQLAlchemy reads them at once): an INSERT of several rows is `.inline()`, else
+        SQLAlchemy asks for their ids back."""
+        connection = self.session.connection()
+        if connection.dialect.name != "postgresql":
+            yield
+            return
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            with connection.connection.driver_connection.pipeline():
+                yield
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi.Error, dialect=connection.dialect) from exc
 
     def due_case_ids(self, horizon: date, case_ids: Iterable[int] | None = None) -> list[int]:
         """The sweep's probe, on a bare connection: one indexed range read of `cases.wake_on`, no transaction

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from lifecycle import territory
-from lifecycle.errors import EventRejected, TransitionRejected
+from lifecycle.errors import DomainError, EventRejected, TransitionRejected
 from lifecycle.events import (
     SYSTEM_EVENTS,
     JournalEntry,
@@ -28,9 +28,10 @@ from lifecycle.projection import Checkpoint, NewEventCheck, Projection, project,
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
 from notifications.addresses import MAX_NAME, forbidden_characters
 from workflows.persistence.checkpoints import CachedReplay
-from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey
+from workflows.persistence.errors import ClockRefused, ConcurrentModification, DuplicateKey, ReadAgain, UnknownCase
 from workflows.persistence.journal import chain_problems, chained_row, genesis_hash, genesis_problem, to_entry
 from workflows.persistence.projection_writer import refuse_write, write_projection
+from workflows.persistence.repositories import case_key
 from workflows.persistence.tables import Case, JournalRow
 from workflows.persistence.unit_of_work import UnitOfWork
 from workflows.services.clock import local_today, utc_now
@@ -235,11 +236,42 @@ def _replayed_result(uow: UnitOfWork, case: Case, event: NewEvent, key: str, tod
 def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
            now: datetime, idempotency_key: str | None,
            cpl_members: Mapping[str, tuple[int, int]] | None = None) -> ApplyResult:
+    known = _cached_case(uow, case_id, event) if idempotency_key is None else None
+    if known is not None:
+        # The case as this process last wrote it, not read: its write requires the row unchanged since.
+        try:
+            return _apply_to(uow, known, event, actor, today=today, now=now, idempotency_key=None,
+                             cpl_members=cpl_members, case_from_cache=True)
+        except (DomainError, ReadAgain):
+            # Refused, or decided on a case that may be behind the database (a write from another process, a
+            # rekey): decided again on the case as stored. Nothing was written.
+            pass
     case = uow.cases.get(case_id)
     if idempotency_key is not None:
         first = _replayed_result(uow, case, event, idempotency_key, today, now)
         if first is not None:
             return first
+    return _apply_to(uow, case, event, actor, today=today, now=now, idempotency_key=idempotency_key,
+                     cpl_members=cpl_members)
+
+
+def _cached_case(uow: UnitOfWork, case_id: int | str, event: NewEvent) -> Case | None:
+    """The case as the checkpoint cache kept it after this process's last write, when the event can resume from
+    that checkpoint (no voiding); None otherwise."""
+    if event.type == "event_voided":
+        return None
+    try:
+        entry = uow.checkpoints.latest(case_key(case_id))
+    except UnknownCase:
+        return None
+    if entry is None or entry.case is None or entry.checkpoint is None or not fits_case(entry.checkpoint, entry.case):
+        return None
+    return entry.case
+
+
+def _apply_to(uow: UnitOfWork, case: Case, event: NewEvent, actor: str, *, today: date | None, now: datetime,
+              idempotency_key: str | None, cpl_members: Mapping[str, tuple[int, int]] | None,
+              case_from_cache: bool = False) -> ApplyResult:
     today = check_today(case, today, now)
     allow_system = actor == SYSTEM_ACTOR
     data = validate_data(event.type, event.data, allow_system=allow_system)
@@ -249,17 +281,18 @@ def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, 
         raise EventRejected(f"{event.type} dated {at.isoformat()} is in the future (today is "
                             f"{today.isoformat()} at the seat): record events on or after the day they happen")
     check_evidence_not_after(event.evidence, today)
-    rules = checked_ruleset(uow, case)
+    rules = ruleset_for(case) if case_from_cache else checked_ruleset(uow, case)
     if event.type == "cpl_meeting_held":
         data = with_cpl_seats(data, case.seat_departement, rules, cpl_members or {})
-    replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now, idempotency_key)
+    replayed = _replay_with(uow, case, rules, event, at, data, actor, today, now, idempotency_key,
+                            case_from_cache=case_from_cache)
     before, after, row = replayed.before, replayed.after, replayed.row
     new_entry = replayed.entry
     _check_replay(before, after, new_entry)
     # The version check runs first: a concurrent writer holding the case makes it fail cleanly.
     write_projection(uow, case, after, rules, now=now, head=row.hash, notices_from=today, tail=replayed.ends.tail,
-                     genesis=replayed.ends.genesis, checkpoint=replayed.checkpoint)
-    uow.journal.append(row)
+                     genesis=replayed.ends.genesis, checkpoint=replayed.checkpoint, case_from_cache=case_from_cache,
+                     rows=(row,))
     seq = row.seq
     own = next(h for h in reversed(after.history) if h.seq == seq) if event.type != "event_voided" else None
     return ApplyResult(case.id, seq, before.state, after.state, after,
@@ -326,11 +359,13 @@ class _Replayed:
 
 
 def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, at: date, data: dict[str, Any],
-                 actor: str, today: date, now: datetime, idempotency_key: str | None) -> _Replayed:
+                 actor: str, today: date, now: datetime, idempotency_key: str | None, *,
+                 case_from_cache: bool = False) -> _Replayed:
     """The case's projection as of `today` before and after the new event, and its journal row.
 
     From the checkpoint kept at the journal's head when there is one and the event is dated on or after the
-    last one (the replay then touches only what follows it); otherwise by replaying the whole journal.
+    last one (the replay then touches only what follows it); otherwise by replaying the whole journal, which
+    a case taken from the cache (`case_from_cache`) does not do: ReadAgain.
     """
     overlaps: list[str] | None = None
 
@@ -360,6 +395,8 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
         after = resume(checkpoint, (entry,), rules, today, check=check)
         if before is not None and after is not None:
             return _Replayed(row, entry, before[0], after[0], after[1], ends)
+    if case_from_cache:
+        raise ReadAgain(f"case {case.id}: {event.type} dated {at.isoformat()} needs a replay of the whole journal")
     rows = uow.journal.rows(case.id)
     ends = check_chain(uow, case, rows)
     entries = [to_entry(r) for r in rows]

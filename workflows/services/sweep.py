@@ -142,10 +142,10 @@ def _sweep_locked(uow: UnitOfWork, case_id: int, today: date | None, now: dateti
     changed = swept.fired or any(swept.old.get(d.ident) != d.status for d in projection.deadlines)
     if write_always or changed or case.wake_on != wake_on(projection, rules, notices_from=next_day):
         # First, so that a journal cut short behind the engine's back is refused before anything is written.
+        # The timers fired (`changed`) are journaled with the projection.
         write_projection(uow, case, projection, rules, now=now, head=swept.head, notices_from=next_day,
-                         tail=swept.ends.tail, genesis=swept.ends.genesis, checkpoint=swept.checkpoint)
-    for row in swept.fired:
-        uow.journal.append(row)
+                         tail=swept.ends.tail, genesis=swept.ends.genesis, checkpoint=swept.checkpoint,
+                         rows=swept.fired)
     enqueued = enqueue_notices(uow, case, notices_due(projection, rules, case_today), now, mail_domain=mail_domain)
     return CaseSweep(tuple((r.type, r.at) for r in swept.fired), tuple(newly_breached), enqueued)
 
