@@ -1,5 +1,22 @@
 """SPEC §7's worked example, copied from the SPEC as literals, shared by the payment and finance tests."""
 
+ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
+
+# (date, event, data): the worked example's case from its first contact to the contract signed on 2024-03-15
+# and its access mission started on 2024-06-03 (fonctionnement 60 000.00 at signature, access advance 17 275.68).
+SIGNED_2024_03_15 = (
+    ("2023-09-04", "contact_recorded", {"source": "cpam"}),
+    ("2023-09-11", "first_meeting_held", {}),
+    ("2023-10-02", "loi_submitted", {}),
+    ("2023-10-16", "loi_decision", {"party": "ars", "decision": "approve"}),
+    ("2023-10-17", "loi_decision", {"party": "am", "decision": "approve"}),
+    ("2023-11-06", "health_project_received", {}),
+    ("2023-12-04", "health_project_validated", {}),
+    ("2024-01-08", "adhesion_requested", ALL_DOCUMENTS),
+    ("2024-03-15", "contract_signed", {}),
+    ("2024-06-03", "mission_started", {"mission": "access"}),
+)
+
 # (due, component, year, amount): every line the SPEC lists for the contract signed 2024-03-15 (seat 01,
 # size 2, SNP compensation; access 2024-06-03, quality 2024-09-02, parcours 2025-01-06, prevention 2025-03-15;
 # year-1 attainment access 0.8, quality 1.0, parcours 0.5).

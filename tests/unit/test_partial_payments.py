@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from spec_example import SIGNED_2024_03_15
 
 from lifecycle.errors import EventRejected
 from lifecycle.events import JournalEntry, validate_data
@@ -20,20 +21,6 @@ from lifecycle.ruleset import load_ruleset
 
 RULES = load_ruleset()
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
-
-SIGNED_2024_03_15 = [
-    ("2023-09-04", "contact_recorded", {"source": "cpam"}),
-    ("2023-09-11", "first_meeting_held", {}),
-    ("2023-10-02", "loi_submitted", {}),
-    ("2023-10-16", "loi_decision", {"party": "ars", "decision": "approve"}),
-    ("2023-10-17", "loi_decision", {"party": "am", "decision": "approve"}),
-    ("2023-11-06", "health_project_received", {}),
-    ("2023-12-04", "health_project_validated", {}),
-    ("2024-01-08", "adhesion_requested", ALL_DOCUMENTS),
-    ("2024-03-15", "contract_signed", {}),
-    ("2024-06-03", "mission_started", {"mission": "access"}),
-]
 
 
 def paid(at: str, component: str, year: int, amount: str) -> tuple[str, str, dict]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,13 +66,24 @@ class Portfolio:
         return USERS[role][1]
 
 
+def add_users(uow: SqlUnitOfWork, roles: Iterable[str]) -> None:
+    """The users of `roles` (keys of USERS), each signing in with PASSWORD."""
+    for role in roles:
+        name, email, kind, scope = USERS[role]
+        add_user(uow, name, email, kind, scope)
+        set_password(uow, email, PASSWORD)
+
+
+def app_on(uow: SqlUnitOfWork, now: datetime = NOW):  # noqa: ANN201 - the FastAPI application
+    """The application on `uow`'s database (the PostgreSQL tests'), its clock at `now`."""
+    return create_app(replace(load_settings({}), database_url="postgresql://unused"), uow=uow, now=lambda: now)
+
+
 def _build(path: Path) -> Portfolio:
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
     uow = SqlUnitOfWork(engine)
-    for name, email, role, scope in USERS.values():
-        add_user(uow, name, email, role, scope)
-        set_password(uow, email, PASSWORD)
+    add_users(uow, USERS)
     metz = new_case(engine, "CPTS du Pays Messin", communes=(METZ,))
     record_all(engine, metz, [*LOI_VALIDATED_2024, ("2025-02-18", "health_project_received", {})])
     thionville = new_case(engine, "CPTS du Nord Mosellan", communes=(THIONVILLE,))

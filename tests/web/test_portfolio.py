@@ -260,22 +260,14 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_both_exports(portfolio, 
 # ------------------------------------------------------------------------------------------ PostgreSQL
 @pytest.mark.postgres
 def test_the_same_portfolio_and_exports_on_postgresql(postgres_db):
-    from dataclasses import replace
-
     from fastapi.testclient import TestClient
 
-    from dashboard.app import create_app
-    from web.conftest import NOW, PASSWORD, USERS, sign_in
+    from web.conftest import USERS, add_users, app_on, sign_in
     from workflows.persistence.unit_of_work import SqlUnitOfWork
-    from workflows.services.accounts import set_password
-    from workflows.services.people import add_user, assign
-    from workflows.settings import load_settings
+    from workflows.services.people import assign
 
     uow = SqlUnitOfWork(postgres_db)
-    for role in ("ars", "cpam", "national"):
-        name, email, kind, scope = USERS[role]
-        add_user(uow, name, email, kind, scope)
-        set_password(uow, email, PASSWORD)
+    add_users(uow, ("ars", "cpam", "national"))
     contract = new_case(postgres_db, "CPTS de Sarreguemines", population=65_000)
     for at, kind, data in signed_on_2_june_2025("quality"):
         record(postgres_db, contract, at, kind, data)
@@ -286,7 +278,7 @@ def test_the_same_portfolio_and_exports_on_postgresql(postgres_db):
     record(postgres_db, prospect, "2025-06-02", "contact_recorded", {"source": "ars"})
     new_case(postgres_db, "CPTS Bordeaux Rive Droite", departement="33", population=80_000)
     assign(uow, contract, ars_email=USERS["ars"][1], cpam_email=USERS["cpam"][1])
-    app = create_app(replace(load_settings({}), database_url="postgresql://unused"), uow=uow, now=lambda: NOW)
+    app = app_on(uow)
     with TestClient(app) as client:
         sign_in(client, USERS["ars"][1])
         page = client.get("/portefeuille?tri=echeance")

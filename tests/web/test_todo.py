@@ -254,21 +254,13 @@ def test_unknown_filter_values_are_ignored_and_a_bad_page_number_is_refused(clie
 # ------------------------------------------------------------------------------------------ PostgreSQL
 @pytest.mark.postgres
 def test_the_same_list_on_postgresql(postgres_db):
-    from dataclasses import replace
-
     from fastapi.testclient import TestClient
 
-    from dashboard.app import create_app
-    from web.conftest import PASSWORD, USERS, sign_in
-    from workflows.services.accounts import set_password
-    from workflows.services.people import add_user, assign
-    from workflows.settings import load_settings
+    from web.conftest import USERS, add_users, app_on, sign_in
+    from workflows.services.people import assign
 
     uow = SqlUnitOfWork(postgres_db)
-    for role in ("ars", "cpam", "cpam_other"):
-        name, email, kind, scope = USERS[role]
-        add_user(uow, name, email, kind, scope)
-        set_password(uow, email, PASSWORD)
+    add_users(uow, ("ars", "cpam", "cpam_other"))
     thionville = new_case(postgres_db, "CPTS du Nord Mosellan", population=42_658)
     record(postgres_db, thionville, "2025-06-02", "contact_recorded", {"source": "ars"})
     fensch = new_case(postgres_db, "CPTS du Val de Fensch", population=30_000)
@@ -276,7 +268,7 @@ def test_the_same_list_on_postgresql(postgres_db):
     bordeaux = new_case(postgres_db, "CPTS Bordeaux Rive Droite", departement="33", population=80_000)
     record(postgres_db, bordeaux, "2025-06-02", "contact_recorded", {"source": "cpam"})
     assign(uow, thionville, ars_email=USERS["ars"][1], cpam_email=USERS["cpam"][1])
-    app = create_app(replace(load_settings({}), database_url="postgresql://unused"), uow=uow, now=lambda: NOW)
+    app = app_on(uow)
     with TestClient(app) as client:
         sign_in(client, USERS["ars"][1])
         page = client.get("/a-traiter")
