@@ -20,11 +20,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from lifecycle.events import JournalEntry
 from workflows.persistence.errors import JournalKeyError
-from workflows.persistence.tables import Case, JournalRow
+from workflows.persistence.tables import Case, JournalRow, loaded
 
 LEGACY_GENESIS_HASH = "0" * 64  # the first row's prev_hash before the genesis entry signed the case's identity
 MIN_KEY_LENGTH = 32
@@ -140,11 +141,11 @@ def chained_row(case_id: int, previous: JournalRow | tuple[int, str], *, type: s
     if isinstance(previous, JournalRow):
         previous = (previous.seq, previous.hash)
     prev_seq, prev_hash = previous
-    row = JournalRow(case_id=case_id, seq=prev_seq + 1, type=type, at=at, recorded_at=recorded_at, actor=actor,
-                     data=canonical_json(data), evidence=evidence, prev_hash=prev_hash, hash="",
-                     key_id=keys.current_id, idempotency_key=idempotency_key)
-    row.hash = row_hash(row, keys)
-    return row
+    values = {"id": None, "case_id": case_id, "seq": prev_seq + 1, "type": type, "at": at, "recorded_at": recorded_at,
+              "actor": actor, "data": canonical_json(data), "evidence": evidence, "prev_hash": prev_hash, "hash": "",
+              "key_id": keys.current_id, "idempotency_key": idempotency_key}
+    values["hash"] = row_hash(SimpleNamespace(**values), keys)
+    return loaded(JournalRow, values)
 
 
 def to_entry(row: JournalRow) -> JournalEntry:

@@ -9,9 +9,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NoReturn
 
-from sqlalchemy.orm import configure_mappers
-from sqlalchemy.orm.attributes import set_committed_value
-
 from lifecycle.calendar import DateExplanation
 from lifecycle.deadlines import Deadline, explain
 from lifecycle.payments import PaymentLine
@@ -22,7 +19,7 @@ from workflows.persistence.checkpoints import CachedReplay
 from workflows.persistence.errors import ConcurrentModification, ReadAgain, TamperedJournal
 from workflows.persistence.journal import canonical_json
 from workflows.persistence.repositories import payment_line_key
-from workflows.persistence.tables import Case, JournalRow
+from workflows.persistence.tables import Case, JournalRow, loaded
 from workflows.persistence.unit_of_work import UnitOfWork
 
 alerts = logging.getLogger("cpts.journal")
@@ -193,14 +190,9 @@ def refuse_write(case: Case, problems: list[str]) -> NoReturn:
 
 
 def _as_written(case: Case, values: dict[str, Any]) -> Case:
-    """A detached copy of the case's row once `values` are written, made as a loaded row is (nothing pending to
-    flush); the cached case is never changed in place: another thread may be reading it."""
-    configure_mappers()  # once per process (a no-op after): an in-memory unit of work may never have queried
-    copy = _CASES.new_instance()
-    for name in _CASE_COLUMNS:
-        set_committed_value(copy, name, values[name] if name in values else getattr(case, name))
-    return copy
+    """A detached copy of the case's row once `values` are written (the cached case is never changed in place:
+    another thread may be reading it)."""
+    return loaded(Case, {name: values[name] if name in values else getattr(case, name) for name in _CASE_COLUMNS})
 
 
-_CASES = Case.__mapper__.class_manager  # type: ignore[attr-defined]
 _CASE_COLUMNS = tuple(Case.__table__.columns.keys())  # type: ignore[attr-defined]

@@ -160,6 +160,7 @@ class OutboxRepository(ABC):
 # ------------------------------------------------------------------------------------------- SQL
 # Inline: without the RETURNING of the new id (PostgreSQL), which nothing reads.
 _JOURNAL_INSERT = JournalRow.__table__.insert().inline()
+_JOURNAL_COLUMNS = tuple(name for name in JournalRow.__table__.columns.keys() if name != "id")  # noqa: SIM118
 # A line of one case's échéancier, and what a payment changes on it (the rows have no identity column).
 _PAYMENT_KEY = ("case_id", "component", "mission", "year", "due")
 _PAYMENT_VALUES = ("amount", "ceiling", "paid", "status", "explanation", "origin", "to_confirm")
@@ -303,7 +304,7 @@ class SqlJournalRepository(JournalRepository):
 
     def append(self, row: JournalRow) -> None:
         # A Core INSERT: the row is never read back through this session, and the ORM's flush costs more.
-        self.session.connection().execute(_JOURNAL_INSERT, row.model_dump(exclude={"id"}))
+        self.session.connection().execute(_JOURNAL_INSERT, {name: getattr(row, name) for name in _JOURNAL_COLUMNS})
 
 
 class SqlProjectionRepository(ProjectionRepository):

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint, text
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
+
+Row = TypeVar("Row", bound=SQLModel)
 
 
 class Case(SQLModel, table=True):
@@ -183,3 +188,15 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime
     sent_at: datetime | None = None
+
+
+def loaded(model: type[Row], values: dict[str, Any]) -> Row:
+    """A row of `model` made as a query loads one: every column set from `values` (all of them), nothing
+    pending to flush, detached. A third of the cost of `model(**values)`, which routes each value through
+    pydantic's and SQLAlchemy's attribute events — on the write path of every event, for the journal row it
+    appends and the case row it caches."""
+    configure_mappers()  # once per process (a no-op after): an in-memory unit of work may never have queried
+    row = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    for column in model.__table__.columns:  # type: ignore[attr-defined]
+        set_committed_value(row, column.key, values[column.key])
+    return row

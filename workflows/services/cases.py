@@ -338,10 +338,12 @@ def check_chain(uow: UnitOfWork, case: Case, rows: Sequence[JournalRow]) -> Chai
     return ChainEnds(rows[-1].hash if rows else None, rows[0].prev_hash if rows else case.journal_head)
 
 
-def check_cached(uow: UnitOfWork, case: Case, cached: CachedReplay) -> ChainEnds:
+def check_cached(uow: UnitOfWork, case: Case, cached: CachedReplay, *, case_from_cache: bool = False) -> ChainEnds:
     """The ends of the case's journal as verified when `cached` was made, once the case's identity is checked
-    against its genesis entry (no read: the write itself checks that the journal still ends there)."""
-    problem = genesis_problem(case, cached.genesis, uow.keys)
+    against its genesis entry (no read: the write itself checks that the journal still ends there). A case taken
+    from the cache (`case_from_cache`) is the row that was checked then, and the write's UPDATE compares its
+    identity with the stored one: nothing to check here."""
+    problem = None if case_from_cache else genesis_problem(case, cached.genesis, uow.keys)
     if problem:
         refuse_write(case, [problem])
     has_rows = cached.checkpoint is not None and cached.checkpoint.head_seq > 0
@@ -386,7 +388,7 @@ def _replay_with(uow: UnitOfWork, case: Case, rules: Ruleset, event: NewEvent, a
     cached = uow.checkpoints.get(case.id, version=case.version, head=case.journal_head)
     checkpoint = cached.checkpoint if cached is not None else None
     if checkpoint is not None and event.type != "event_voided" and fits_case(checkpoint, case):
-        ends = check_cached(uow, case, cached)
+        ends = check_cached(uow, case, cached, case_from_cache=case_from_cache)
         row, entry, check = new_entry((checkpoint.head_seq, case.journal_head))
         # The projection written last is the journal as it stands, as of its day: reused on the same day.
         same_day = cached.projection is not None and cached.projection.today == today
