@@ -34,7 +34,6 @@ import inspect
 import json
 import os
 import pkgutil
-import platform
 import resource
 import shutil
 import sqlite3
@@ -693,15 +692,8 @@ def bench_simulation(b: Bench) -> None:
 
 # ----------------------------------------------------------------------------------------------- report
 def header(b: Bench) -> list[str]:
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "?"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        f"# cpts-lifecycle performance — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"machine: {platform.node()}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), "
-        f"{platform.machine()}, {platform.system()} {platform.release()}; load average at start {load}",
-        f"python {platform.python_version()} ({PYTHON}); SQLite {sqlite3.sqlite_version}; commit {commit} "
-        "(working tree as found)",
+        *pf.run_header("performance"),
         f"portfolio day T0 = {T0}; seed {b.args.seed}; --cases {b.args.cases}, --big {b.args.big}; "
         f"{b.args.repeat} repetitions (slow ones {b.args.repeat_slow}), medians, measurement and anchor alternated"
         + (", a full garbage collection before each timed call" if GC_BEFORE_EACH

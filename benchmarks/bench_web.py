@@ -33,12 +33,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -381,14 +379,8 @@ def bench_database(label: str, url: str, five_year: list[int], requests: int, ro
 
 # ----------------------------------------------------------------------------------------------- report
 def header(args: argparse.Namespace) -> list[str]:
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() or "?"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
-        f"# cpts-lifecycle web pages — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"machine: {platform.node()}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), "
-        f"{platform.machine()}, {platform.system()} {platform.release()}; load average at start {load}",
-        f"python {platform.python_version()}; SQLite {sqlite3.sqlite_version}; commit {commit} (working tree as found)",
+        *pf.run_header("web pages"),
         f"portfolio of {args.cases} cases (seed {args.seed}), day T0 = {T0}, application clock {NOW:%Y-%m-%d %H:%M} "
         f"UTC; {args.requests} timed requests per page (after {WARM_UP} untimed), server-side time (ASGI)",
     ]

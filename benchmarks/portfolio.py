@@ -31,13 +31,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import platform
 import random
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -107,6 +111,20 @@ class BuiltCase:
     deadlines: list[dict[str, Any]]
     payments: list[dict[str, Any]]
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def run_header(title: str) -> list[str]:
+    """The first lines of a benchmark's report: what ran, when, where, on which commit."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"# cpts-lifecycle {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"machine: {platform.node()}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), "
+        f"{platform.machine()}, {platform.system()} {platform.release()}; load average at start {load}",
+        f"python {platform.python_version()} ({sys.executable}); SQLite {sqlite3.sqlite_version}; commit {commit} "
+        "(working tree as found)",
+    ]
 
 
 def seats() -> list[str]:
