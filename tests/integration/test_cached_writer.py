@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from builders import new_case, noon, record
+from builders import LOI_VALIDATED_2024, new_case, noon, record
 from sqlalchemy import Engine, event, text
 
-from lifecycle.errors import TransitionRejected
+from lifecycle.errors import EventRejected, TransitionRejected
 from workflows.persistence.errors import DuplicateKey
 from workflows.persistence.journal import JournalKeys, chained_row
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -81,8 +81,10 @@ def test_a_server_whose_cases_were_re_signed_by_a_rekey_meanwhile_writes_on_with
     assert "refused a write" not in caplog.text
 
 
-def test_a_servers_in_order_write_to_a_case_it_wrote_last_reads_nothing_of_it(db):
-    """What makes a write cost about one raw UPDATE + INSERT (issue 9): no SELECT before the versioned UPDATE."""
+@pytest.mark.parametrize("key", [None, "form-2"], ids=["without", "with an idempotency key"])
+def test_a_servers_in_order_write_to_a_case_it_wrote_last_reads_nothing_of_it(db, key):
+    """What makes a write cost about one raw UPDATE + INSERT (issue 9): no SELECT before the versioned UPDATE, not
+    even of the idempotency key (the journal's unique key refuses a second use)."""
     case_id = new_case(db)
     server = SqlUnitOfWork(db)
     write(server, case_id, CONTACT)
@@ -93,7 +95,8 @@ def test_a_servers_in_order_write_to_a_case_it_wrote_last_reads_nothing_of_it(db
 
     event.listen(db, "before_cursor_execute", seen)
     try:
-        write(server, case_id, FIRST_MEETING)
+        apply(server, case_id, FIRST_MEETING, "ars.agent", today=FIRST_MEETING.at, now=noon(FIRST_MEETING.at),
+              idempotency_key=key)
     finally:
         event.remove(db, "before_cursor_execute", seen)
 
@@ -117,3 +120,45 @@ def test_a_journal_row_refused_by_its_unique_key_inside_a_pipeline_is_a_duplicat
         uow.commit()
 
     assert journal(db, case_id) == [(1, "contact_recorded")]
+
+
+
+class AcknowledgementLost(SqlUnitOfWork):
+    """A server whose commits land, the next one without its caller hearing of it (a reset after COMMIT)."""
+
+    lose_next = False
+
+    def commit(self) -> None:
+        super().commit()
+        if self.lose_next:
+            self.lose_next = False
+            raise ConnectionError("connection reset by peer after COMMIT")
+
+
+FOLLOW_UP = NewEvent("fir_followup_meeting_held", date(2025, 2, 3))  # may be held again and again
+OPPOSITION = NewEvent("health_project_opposed", date(2025, 3, 10), {"grounds": "territory"})  # once, then refused
+
+
+@pytest.mark.parametrize("event", [FOLLOW_UP, OPPOSITION], ids=["a follow-up meeting", "an opposition"])
+def test_a_form_resubmitted_to_the_server_that_wrote_it_is_recorded_once_and_answered_with_the_first_result(
+        db, event):
+    """A form resubmitted after a lost acknowledgement, to the server that wrote it and still holds the case: an
+    event the lifecycle would record again and one it would now refuse each land once, and the retry gets the
+    first write's result; the key reused for another event is refused naming the first one."""
+    case_id = new_case(db)
+    facts = [*LOI_VALIDATED_2024, ("2024-12-02", "fir_granted", {})] if event is FOLLOW_UP else \
+        [*LOI_VALIDATED_2024, ("2025-02-18", "health_project_received", {})]
+    server = AcknowledgementLost(db)
+    for at, kind, data in facts:
+        write(server, case_id, NewEvent(kind, date.fromisoformat(at), data))  # the server holds the case
+    server.lose_next = True
+    with pytest.raises(ConnectionError):
+        apply(server, case_id, event, "ars.agent", today=event.at, now=noon(event.at), idempotency_key="form-1")
+
+    retried = apply(server, case_id, event, "ars.agent", today=event.at, now=noon(event.at), idempotency_key="form-1")
+
+    assert (retried.seq, journal(db, case_id)[-1]) == (len(facts) + 1, (len(facts) + 1, event.type))
+    with pytest.raises(EventRejected, match=f"was used for #{len(facts) + 1} {event.type}"):
+        apply(server, case_id, NewEvent("contact_recorded", event.at, {"source": "ars"}), "ars.agent",
+              today=event.at, now=noon(event.at), idempotency_key="form-1")
+    assert len(journal(db, case_id)) == len(facts) + 1

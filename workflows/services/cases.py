@@ -236,11 +236,14 @@ def _replayed_result(uow: UnitOfWork, case: Case, event: NewEvent, key: str, tod
 def _apply(uow: UnitOfWork, case_id: int | str, event: NewEvent, actor: str, *, today: date | None,
            now: datetime, idempotency_key: str | None,
            cpl_members: Mapping[str, tuple[int, int]] | None = None) -> ApplyResult:
-    known = _cached_case(uow, case_id, event) if idempotency_key is None else None
+    known = _cached_case(uow, case_id, event)
     if known is not None:
-        # The case as this process last wrote it, not read: its write requires the row unchanged since.
+        # The case as this process last wrote it, not read: its write requires the row unchanged since. An
+        # idempotency key is not looked up first: a retry that the lifecycle accepts again (a payment) is refused
+        # by the journal's unique key (DuplicateKey, answered by `apply` with the first result), one that it
+        # refuses (its state has moved on) is decided again below, where the key is looked up.
         try:
-            return _apply_to(uow, known, event, actor, today=today, now=now, idempotency_key=None,
+            return _apply_to(uow, known, event, actor, today=today, now=now, idempotency_key=idempotency_key,
                              cpl_members=cpl_members, case_from_cache=True)
         except (DomainError, ReadAgain):
             # Refused, or decided on a case that may be behind the database (a write from another process, a
