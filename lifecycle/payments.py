@@ -269,55 +269,44 @@ _Row = tuple["_Draft", str, tuple[Decimal | None, Decimal | None], RowSource | N
 # at a time; the bounds keep a long-running server's share of these tables to a few MB.
 _MISSION_YEARS_CAPACITY = 4096
 _PER_CONTRACT_CAPACITY = 512
-_MISSION_YEARS: dict[tuple[Any, ...], tuple[Ruleset, Any]] = {}
-_FONCTIONNEMENT: dict[tuple[Any, ...], tuple[Ruleset, list[_Row]]] = {}  # see `_Projection._fonctionnement_rows`
+_MISSION_YEARS: dict[Any, tuple[object, Any]] = {}
+_FONCTIONNEMENT: dict[Any, tuple[object, Any]] = {}  # see `_Projection._fonctionnement_rows`
 
 
-def _memoised(table: dict[tuple[Any, ...], tuple[Ruleset, Any]], key: tuple[Any, ...], rules: Ruleset,
-              compute: Callable[[], Any], capacity: int = _MISSION_YEARS_CAPACITY) -> Any:
-    """`compute()`, kept in `table` under `key` (whose first part is `id(rules)`: checked against `rules`
-    itself); the table is emptied when it holds `capacity` entries."""
+def _memoised(table: dict[Any, tuple[object, Any]], key: Any, owner: object, compute: Callable[[], Any],
+              capacity: int = _MISSION_YEARS_CAPACITY) -> Any:
+    """`compute()`, kept in `table` under `key`, which names `owner` by its `id` (a ruleset, a journal entry):
+    an entry is used only for that very object, never for another that came to have its id. The table is
+    emptied when it holds `capacity` entries."""
     found = table.get(key)
-    if found is not None and found[0] is rules:
+    if found is not None and found[0] is owner:
         return found[1]
     value = compute()
     if len(table) >= capacity:
         table.clear()
-    table[key] = (rules, value)
+    table[key] = (owner, value)
     return value
 
 
 def _terms_key(entry: JournalEntry) -> tuple[str, date, Any]:
     """An entry's part of the drafting memo's key: its type, date and data (hashable), computed once per entry
     object (an entry's data is never changed once journaled: replays copy it before handlers see it)."""
-    found = _TERMS_KEYS.get(id(entry))
-    if found is not None and found[0] is entry:
-        return found[1]
-    key = (entry.type, entry.at, _frozen(entry.data))
-    if len(_TERMS_KEYS) >= _DRAFTED_CAPACITY * 16:
-        _TERMS_KEYS.clear()
-    _TERMS_KEYS[id(entry)] = (entry, key)
-    return key
-
-
-_TERMS_KEYS: dict[int, tuple[JournalEntry, tuple[str, date, Any]]] = {}
+    return _memoised(_TERMS_KEYS, id(entry), entry, lambda: (entry.type, entry.at, _frozen(entry.data)),
+                     _PER_ENTRY_CAPACITY)
 
 
 def _attainments(entry: JournalEntry) -> dict[tuple[str, int], Fraction]:
     """The attainment r of each mission an `indicators_reported` entry reports, by (mission, contract year);
     computed once per entry object (like `_terms_key`)."""
-    found = _ATTAINMENTS.get(id(entry))
-    if found is not None and found[0] is entry:
-        return found[1]
     info = entry.data
-    rates = {(mission, info["year"]): attainment(report) for mission, report in info["missions"].items()}
-    if len(_ATTAINMENTS) >= _DRAFTED_CAPACITY * 16:
-        _ATTAINMENTS.clear()
-    _ATTAINMENTS[id(entry)] = (entry, rates)
-    return rates
+    return _memoised(_ATTAINMENTS, id(entry), entry, lambda: {
+        (mission, info["year"]): attainment(report) for mission, report in info["missions"].items()},
+        _PER_ENTRY_CAPACITY)
 
 
-_ATTAINMENTS: dict[int, tuple[JournalEntry, dict[tuple[str, int], Fraction]]] = {}
+_PER_ENTRY_CAPACITY = _DRAFTED_CAPACITY * 16
+_TERMS_KEYS: dict[Any, tuple[object, Any]] = {}  # id(entry) → (the entry, `_terms_key`)
+_ATTAINMENTS: dict[Any, tuple[object, Any]] = {}  # id(entry) → (the entry, `_attainments`)
 
 
 def _frozen(value: Any) -> Any:
@@ -477,24 +466,21 @@ class _SignatureDates:
 def _signature_dates(rules: Ruleset, signed: date) -> _SignatureDates:
     """The anniversaries, versions and coming missions of a contract signed on `signed`, computed once per
     signature day (every change of terms drafts the lines again, from the same signature)."""
-    found = _SIGNATURES.get((id(rules), signed))
-    if found is not None and found[0] is rules:
-        return found[1]
-    anniversaries = {k: contract_anniversary(signed, k) for k in range(rules.contract_years + 1)}
-    dated = tuple(anniversaries.values())
-    dates = _SignatureDates(
-        anniversaries=anniversaries, settlements={},
-        coming={m: year for m, (year, _) in rules.missions_coming(signed, dated).items()},
-        versions={year: rules.contract_version(signed, dated[year - 1]) for year in range(1, rules.contract_years + 1)},
-        socle=frozenset(rules.missions_at_signature(signed)),
-    )
-    if len(_SIGNATURES) >= _PER_CONTRACT_CAPACITY:
-        _SIGNATURES.clear()
-    _SIGNATURES[(id(rules), signed)] = (rules, dates)
-    return dates
+    def compute() -> _SignatureDates:
+        anniversaries = {k: contract_anniversary(signed, k) for k in range(rules.contract_years + 1)}
+        dated = tuple(anniversaries.values())
+        return _SignatureDates(
+            anniversaries=anniversaries, settlements={},
+            coming={m: year for m, (year, _) in rules.missions_coming(signed, dated).items()},
+            versions={year: rules.contract_version(signed, dated[year - 1])
+                      for year in range(1, rules.contract_years + 1)},
+            socle=frozenset(rules.missions_at_signature(signed)),
+        )
+
+    return _memoised(_SIGNATURES, (id(rules), signed), rules, compute, _PER_CONTRACT_CAPACITY)
 
 
-_SIGNATURES: dict[tuple[int, date], tuple[Ruleset, _SignatureDates]] = {}
+_SIGNATURES: dict[Any, tuple[object, Any]] = {}
 
 
 class _Projection:

@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from lifecycle.deadlines import BREACHED, PENDING, Deadline
 from lifecycle.events import JournalEntry
@@ -134,12 +135,7 @@ def next_notice_day(projection: Projection, rules: Ruleset, after: date,
     return first
 
 
-_STEPS: dict[tuple[int, ...], tuple[timedelta, ...]] = {}
-
-
+@cache
 def _reminder_steps(offsets: tuple[int, ...]) -> tuple[timedelta, ...]:
     """The reminder offsets as time spans, largest first (computed once per set of offsets)."""
-    steps = _STEPS.get(offsets)
-    if steps is None:
-        steps = _STEPS[offsets] = tuple(timedelta(days=o) for o in sorted(offsets, reverse=True))
-    return steps
+    return tuple(timedelta(days=o) for o in sorted(offsets, reverse=True))
