@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from transitions import Machine  # noqa: E402
 
 from lifecycle.events import JournalEntry  # noqa: E402
-from lifecycle.machine import INITIAL, STATES, TRANSITIONS, CaseFacts, LifecycleModel, attached, fire  # noqa: E402
+from lifecycle.machine import INITIAL, STATES, TRANSITIONS, CaseFacts, LifecycleModel, fire  # noqa: E402
 from lifecycle.projection import project  # noqa: E402
 from lifecycle.ruleset import load_ruleset  # noqa: E402
 from workflows import services  # noqa: E402
@@ -47,8 +47,7 @@ def timed(label: str, fn: Callable[[], object], repeat: int) -> float:
 
 
 def shared_machine() -> None:
-    with attached(LifecycleModel(CaseFacts())) as model:
-        fire(model, "contact_recorded", date(2025, 1, 2), {"source": "ars"})
+    fire(LifecycleModel(CaseFacts()), "contact_recorded", date(2025, 1, 2), {"source": "ars"})
 
 
 def machine_per_case(auto: bool) -> Callable[[], None]:
@@ -85,7 +84,7 @@ def five_year_journal() -> list[JournalEntry]:
 
 def main() -> None:
     print("state machine (one contact_recorded fired from state new)")
-    timed("shared Machine: a LifecycleModel put in state new (`attached`), fire one event", shared_machine, 2000)
+    timed("shared Machine: a LifecycleModel made in state new, fire one event", shared_machine, 2000)
     timed("a transitions.Machine built for one model (auto_transitions=True), fire one event",
           machine_per_case(True), 300)
     timed("a transitions.Machine built for one model (auto_transitions=False), fire one event",

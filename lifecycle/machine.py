@@ -2,14 +2,12 @@
 
 Building a `transitions.Machine` costs milliseconds (and more with `auto_transitions`), and `add_model` is
 O(n²) in the number of attached models (transitions #434). So there is exactly one machine, built once, with no
-model: a replay puts one short-lived `LifecycleModel` in its state and triggers the machine's events on it
-(`attached`, `fire`).
+model: a replay makes one short-lived `LifecycleModel`, in its state, and triggers the machine's events on it
+(`fire`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -167,11 +165,17 @@ class CaseFacts:
 
 
 class LifecycleModel:
-    """The object a replay drives through the shared machine; guards read `facts` and explain refusals."""
+    """The object a replay drives through the shared machine; guards read `facts` and explain refusals.
+
+    It is not added to the machine: `fire` triggers the machine's `Event` on it, which reads and sets its `state`
+    and calls its guards by name, and needs nothing else. `add_model` would only bind some hundred convenience
+    methods (one trigger per event, `is_<state>`, `may_<event>`) that nothing calls, for `remove_model` to drop
+    them again: 70 µs per replay, more than resuming a checkpoint for one event."""
 
     state: str
 
-    def __init__(self, facts: CaseFacts) -> None:
+    def __init__(self, facts: CaseFacts, state: str = INITIAL) -> None:
+        self.state = state
         self.facts = facts
         self.rejection: str | None = None
         # (deadline key, last day) when the refusal is that this window has closed: callers branch on it.
@@ -507,18 +511,6 @@ MACHINE = Machine(
     ignore_invalid_triggers=False,
     model_override=False,
 )
-
-
-@contextmanager
-def attached(model: LifecycleModel, state: str = INITIAL) -> Iterator[LifecycleModel]:
-    """`model` in `state` for the duration of a replay, driven by the shared machine's events (`fire`).
-
-    The model is not added to the machine: `fire` triggers the machine's `Event` on it, which reads and sets
-    the model's `state` and calls its guards by name, and needs nothing else. `add_model` would only bind some
-    hundred convenience methods (one trigger per event, `is_<state>`, `may_<event>`) that nothing calls, for
-    `remove_model` to drop them again: 70 µs per replay, more than resuming a checkpoint for one event."""
-    MACHINE.set_state(state, model)
-    yield model
 
 
 def fire(model: LifecycleModel, event: str, at: date, data: dict[str, Any]) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from lifecycle.calendar import DateExplanation, LegalCalendar
 from lifecycle.deadlines import CANCELLED, ELAPSED, Deadline, OpenDeadline
 from lifecycle.errors import DuplicateDeadline, TransitionRejected, WindowClosed
 from lifecycle.events import DOCUMENTS, JournalEntry
-from lifecycle.machine import CaseFacts, LifecycleModel, attached, fire, restore
+from lifecycle.machine import CaseFacts, LifecycleModel, fire, restore
 from lifecycle.payments import (
     RECORDED_PAYMENT_EVENTS,
     TERMS_EVENTS,
@@ -199,20 +199,19 @@ def resume(
     if checkpoint.ruleset_id != rules.id or any(e.type == "event_voided" for e in entries):
         return None
     run = _Replay.resumed(checkpoint, rules, today, check)
-    with attached(run.model, state=checkpoint.state):
-        for entry in entries:
-            if run.last_user is not None and entry.at < run.last_user[0]:
-                return None
-            if entry.is_system:
-                if (entry.type, entry.at) in run.journaled_system:
-                    return None  # two journaled firings of one timer: only a full replay says which is kept
-                run.journaled_system[(entry.type, entry.at)] = entry
-            else:
-                run._fire_timers(before=entry.at)
-                run._apply(entry)
-                run.last_user = (entry.at, entry.seq)
-        run.head_seq = max([checkpoint.head_seq, *(e.seq for e in entries)])
-        projection = run.finish(with_payments, keep_checkpoint=bool(entries))
+    for entry in entries:
+        if run.last_user is not None and entry.at < run.last_user[0]:
+            return None
+        if entry.is_system:
+            if (entry.type, entry.at) in run.journaled_system:
+                return None  # two journaled firings of one timer: only a full replay says which is kept
+            run.journaled_system[(entry.type, entry.at)] = entry
+        else:
+            run._fire_timers(before=entry.at)
+            run._apply(entry)
+            run.last_user = (entry.at, entry.seq)
+    run.head_seq = max([checkpoint.head_seq, *(e.seq for e in entries)])
+    projection = run.finish(with_payments, keep_checkpoint=bool(entries))
     return projection, run.checkpoint or checkpoint
 
 
@@ -266,7 +265,7 @@ class _Replay:
         """A replay that goes on from `checkpoint` (its mutable parts copied: the checkpoint stays as it is)."""
         run = cls((), rules, today, checkpoint.departement, checkpoint.base_population, check)
         run.facts = _copy_facts(checkpoint.facts)
-        run.model = LifecycleModel(run.facts)
+        run.model = LifecycleModel(run.facts, checkpoint.state)
         run.deadlines = [copy.copy(d) if d.is_open else d for d in checkpoint.deadlines]
         run.maybe_open = [d for d in run.deadlines if d.is_open]
         run.idents = set(checkpoint.idents)
@@ -291,11 +290,10 @@ class _Replay:
 
     # ------------------------------------------------------------------------------------------ driver
     def run(self, with_payments: bool, *, keep_checkpoint: bool) -> Projection:
-        with attached(self.model):
-            for entry in self.user_entries:
-                self._fire_timers(before=entry.at)
-                self._apply(entry)
-            return self.finish(with_payments, keep_checkpoint=keep_checkpoint)
+        for entry in self.user_entries:
+            self._fire_timers(before=entry.at)
+            self._apply(entry)
+        return self.finish(with_payments, keep_checkpoint=keep_checkpoint)
 
     def finish(self, with_payments: bool, *, keep_checkpoint: bool) -> Projection:
         """Keep the checkpoint at the last user event, then fire the timers due before today and freeze."""

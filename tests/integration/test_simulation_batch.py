@@ -209,22 +209,22 @@ def test_the_live_replay_moved_forward_gives_what_a_full_replay_gives(stage, dep
     rules = load_ruleset()
     journal: list[JournalEntry] = []
     first = date.fromisoformat(raw["events"][0]["at"])
-    with LiveReplay([], rules, first, departement=departement, population=60_000) as live:
-        for i, event in enumerate(raw["events"]):
-            today = date.fromisoformat(event["at"])
-            live.advance(today)
-            entry = JournalEntry(len(journal) + 1, event["type"], today, validate_data(event["type"], event["data"]))
-            live.record(entry)
-            journal.append(entry)
-            following = raw["events"][i + 1]["at"] if i + 1 < len(raw["events"]) else raw["until"]
-            later = min(today + timedelta(days=quiet_days[i % len(quiet_days)]), date.fromisoformat(following))
-            live.advance(later)  # never past the next event's day: the replay only moves forward
-            expected = project(journal, rules, later, departement=departement, population=60_000,
-                               with_payments=False)
-            assert live.projection() == expected, f"after {entry.type} of {today}, as of {later}"
-        last = live.run.today
-        assert live.projection(with_payments=True) == project(journal, rules, last, departement=departement,
-                                                              population=60_000)
+    live = LiveReplay([], rules, first, departement=departement, population=60_000)
+    for i, event in enumerate(raw["events"]):
+        today = date.fromisoformat(event["at"])
+        live.advance(today)
+        entry = JournalEntry(len(journal) + 1, event["type"], today, validate_data(event["type"], event["data"]))
+        live.record(entry)
+        journal.append(entry)
+        following = raw["events"][i + 1]["at"] if i + 1 < len(raw["events"]) else raw["until"]
+        later = min(today + timedelta(days=quiet_days[i % len(quiet_days)]), date.fromisoformat(following))
+        live.advance(later)  # never past the next event's day: the replay only moves forward
+        expected = project(journal, rules, later, departement=departement, population=60_000,
+                           with_payments=False)
+        assert live.projection() == expected, f"after {entry.type} of {today}, as of {later}"
+    last = live.run.today
+    assert live.projection(with_payments=True) == project(journal, rules, last, departement=departement,
+                                                          population=60_000)
 
 
 # ------------------------------------------------------------------------------------------ the command

@@ -121,7 +121,7 @@ def _worker_started() -> None:
 
 _files_run = 0
 # With the automatic collector off, every object is looked at every few hundred files: a simulation leaves no
-# reference cycle behind (its state machine model is untied when detached, lifecycle.machine), so this only
+# reference cycle behind (its state machine model is never bound to the machine, lifecycle.machine), so this only
 # catches the odd cycle of an error path, at a few milliseconds per run.
 COLLECT_EVERY = 256
 

@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from types import TracebackType
 from typing import Any
 
 from lifecycle import territory
 from lifecycle.deadlines import Deadline, OpenDeadline
 from lifecycle.errors import DomainError, EventRejected
 from lifecycle.events import JournalEntry, check_evidence_not_after, parse_date, validate_data, validate_evidence
-from lifecycle.machine import LifecycleModel, attached
 from lifecycle.projection import NewEventCheck, Projection, SystemEvent, _Replay, project
 from lifecycle.reminders import notices_due
 from lifecycle.ruleset import DEFAULT_RULESET, Ruleset, load_ruleset
@@ -76,15 +73,11 @@ class _SweepingReplay(_Replay):
 class LiveReplay:
     """A case's replay kept open across the simulated days: `advance` to a day, `record` an event, and read
     the `projection` a full replay of the same journal as of that day would give (lifecycle.projection).
-
-    Its model stays attached to the shared machine until `close` (or the end of a `with` block).
     """
 
     def __init__(self, journal: Sequence[JournalEntry], rules: Ruleset, today: date, *, departement: str,
                  population: int, check: NewEventCheck | None = None) -> None:
         self.run = _SweepingReplay(journal, rules, today, departement, population, check)
-        self._attachment: AbstractContextManager[LifecycleModel] | None = attached(self.run.model)
-        self._attachment.__enter__()
         # The deadlines as last frozen (parallel to the replay's) and which of them were still open then.
         self._frozen: list[Deadline] = []
         self._open: list[int] = []
@@ -93,24 +86,8 @@ class LiveReplay:
                 self.run._fire_timers(before=entry.at)
                 self.run._apply(entry)
             self.run._fire_timers(before=today)
-        except BaseException:
-            self.close()
-            raise
         finally:
             self.run.check = None
-
-    def __enter__(self) -> LiveReplay:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Detach the model from the shared machine (idempotent)."""
-        if self._attachment is not None:
-            self._attachment.__exit__(None, None, None)
-            self._attachment = None
 
     @property
     def due_system(self) -> list[SystemEvent]:
@@ -209,11 +186,7 @@ class _Simulation:
 
     def _rebuild(self, today: date) -> None:
         """Replay the journal afresh as of `today` (what production does for every projection)."""
-        self.live.close()
         self.live = self._replay(today)
-
-    def close(self) -> None:
-        self.live.close()
 
     # ----------------------------------------------------------------------------------------- the sweep
     def sweep(self, today: date) -> None:
@@ -307,13 +280,8 @@ class _Simulation:
             before = self.live.projection()
             candidate = LiveReplay([*self.journal, stored], self.rules, today, departement=self.case.departement,
                                    population=self.case.population, check=check)
-            try:
-                after = candidate.projection()
-                _check_replay(before, after, new_entry)
-            except BaseException:
-                candidate.close()
-                raise
-            self.live.close()
+            after = candidate.projection()
+            _check_replay(before, after, new_entry)
             self.live = candidate
             return stored, after
         try:
@@ -380,23 +348,20 @@ def simulate(scenario: Scenario) -> SimulationResult:
         by_day.setdefault(event.at, []).append(event)
     event_days = sorted(by_day)
     world = _Simulation(scenario, start)
-    try:
-        day, next_event = start, 0
-        while True:
-            # The next day anything happens: an event, or the case's wake-up (the sweep skips it before).
-            candidates = [event_days[next_event]] if next_event < len(event_days) else []
-            if world.case.wake_on is not None:
-                candidates.append(max(world.case.wake_on, day))
-            if not candidates or min(candidates) > scenario.until:
-                break
-            day = min(candidates)
-            if world.case.wake_on is not None and world.case.wake_on <= day:
-                world.sweep(day)
-            if next_event < len(event_days) and event_days[next_event] == day:
-                for event in by_day[day]:
-                    world.apply(day, event)
-                next_event += 1
-            day += timedelta(days=1)
-        return world.result(scenario.until)
-    finally:
-        world.close()
+    day, next_event = start, 0
+    while True:
+        # The next day anything happens: an event, or the case's wake-up (the sweep skips it before).
+        candidates = [event_days[next_event]] if next_event < len(event_days) else []
+        if world.case.wake_on is not None:
+            candidates.append(max(world.case.wake_on, day))
+        if not candidates or min(candidates) > scenario.until:
+            break
+        day = min(candidates)
+        if world.case.wake_on is not None and world.case.wake_on <= day:
+            world.sweep(day)
+        if next_event < len(event_days) and event_days[next_event] == day:
+            for event in by_day[day]:
+                world.apply(day, event)
+            next_event += 1
+        day += timedelta(days=1)
+    return world.result(scenario.until)
