@@ -53,12 +53,8 @@ class CheckpointCache:
 
     def get(self, case_id: int, *, version: int, head: str) -> CachedReplay | None:
         """The entry of the case if it is still valid for this version and head."""
-        with self._lock:
-            entry = self._entries.get(case_id)
-            if entry is None or entry.version != version or entry.head != head:
-                return None
-            self._entries.move_to_end(case_id)
-            return entry
+        entry = self.latest(case_id)
+        return entry if entry is not None and entry.version == version and entry.head == head else None
 
     def latest(self, case_id: int) -> CachedReplay | None:
         """The case's entry whatever version it was made for: a caller that uses it must have its write check
