@@ -7,7 +7,7 @@ caller, never the clock. Amounts stay exact `Fraction`s until each line is round
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -176,10 +176,11 @@ def payment_schedule(
     days like that procedural deadline); without it, on the raw date. `recorded` is the sum of `entries`'
     recorded payments by (component, year) when the caller keeps it (a replay does), else summed here.
     """
-    found = _drafted_for(entries, ruleset, population, termination_effective, calendar)
-    if found is None:
+    drafting = contract_drafting(entries, ruleset, population=population,
+                                 termination_effective=termination_effective, calendar=calendar)
+    if drafting is None:
         return PaymentSchedule(lines=(), refund_owed=Decimal("0.00"), termination_year_due=None)
-    contract, drafted = found
+    drafted = drafting.lines()
     return drafted.schedule(recorded if recorded is not None else _recorded_payments(entries, drafted), today)
 
 
@@ -193,78 +194,154 @@ def contract_lines(
 ) -> ContractLines | None:
     """The lines of the contract of `entries` before recorded payments and `today` set their statuses (None
     before the signature); they change only with the contract's terms (`TERMS_EVENTS`) and its termination."""
-    found = _drafted_for(entries, ruleset, population, termination_effective, calendar)
-    return None if found is None else found[1]
+    drafting = contract_drafting(entries, ruleset, population=population,
+                                 termination_effective=termination_effective, calendar=calendar)
+    return None if drafting is None else drafting.lines()
 
 
 def outstanding(lines: ContractLines | None, key: tuple[str, int], recorded: Recorded) -> Outstanding:
     """What `lines` still owe on the line(s) of `key` = (component, year) after the `recorded` payments;
     ("refund", 0) is the refund. Allocated as `payment_schedule` allocates them, on those lines only."""
-    component, year = key
-    what = "the refund" if key == ("refund", 0) else f"{component} of year {year}"
+    what = _what(key)
     if lines is None:
         return Outstanding(what, ZERO, 0, False, 0)
     if key == ("refund", 0):
         key = ("refund", lines.termination_year or 0)
-    indices = lines.by_line.get(key, ())
-    paid = _allocated(lines, key, _by_line(lines, recorded).get(key, ZERO))
+    order = lines.filling_order.get(key, ())
+    return _owed(what, [(lines.amounts[i][0], lines.cancelled(i)) for i in order],
+                 _by_line(lines, recorded).get(key, ZERO))
+
+
+def _what(key: tuple[str, int]) -> str:
+    component, year = key
+    return "the refund" if key == ("refund", 0) else f"{component} of year {year}"
+
+
+def _owed(what: str, lines: Sequence[tuple[Decimal | None, bool]], left: Decimal) -> Outstanding:
+    """What the lines of one (component, year) still owe once `left` was paid on them: `lines` are their
+    (amount, cancelled) in the order a sum paid on them fills them (`ContractLines.filling_order`)."""
+    paid = _allocation([amount for amount, _ in lines], left)
     owed, awaiting, cancelled = ZERO, False, 0
-    for index in indices:
-        amount = lines.amounts[index][0]
-        if lines.cancelled(index) and (amount is None or paid.get(index, ZERO) < amount):
+    for (amount, is_cancelled), on_line in zip(lines, paid, strict=True):
+        on_line = ZERO if on_line is None else on_line
+        if is_cancelled and (amount is None or on_line < amount):
             cancelled += 1
         elif amount is None:
             awaiting = True
         else:
-            owed += max(amount - paid.get(index, ZERO), ZERO)
-    return Outstanding(what, owed, len(indices), awaiting, cancelled)
+            owed += max(amount - on_line, ZERO)
+    return Outstanding(what, owed, len(lines), awaiting, cancelled)
 
 
-def _drafted_for(entries: Sequence[JournalEntry], ruleset: Ruleset, population: int,
-                 termination_effective: date | None, calendar: LegalCalendar | None,
-                 ) -> tuple[Sequence[JournalEntry], ContractLines] | None:
-    """The contract's entries and its lines before statuses (None before the signature), memoised."""
+class Drafting:
+    """The lines of one contract under one set of terms (signature, starts, avenants, attainments, termination,
+    the LOI's validation), drafted as asked: the whole contract, or the lines of one (component, year).
+
+    The payment guard reads what one (component, year) still owes (`outstanding`); after each change of terms
+    it drafts only that key's lines (`_Projection.rows_of`), the same as the whole contract has for it.
+    """
+
+    def __init__(self, ruleset: Ruleset, terms: Sequence[JournalEntry], population: int,
+                 termination: date | None, calendar: LegalCalendar | None,
+                 loi: tuple[_Draft, str, RowSource] | None) -> None:
+        self.ruleset = ruleset
+        self._terms, self._population, self._termination, self._calendar = terms, population, termination, calendar
+        self._loi = loi
+        self._projection: _Projection | None = None
+        self._whole: ContractLines | None = None
+        self._keys: dict[tuple[str, int], list[_Row]] = {}  # (component, year) → its lines alone (`outstanding`)
+
+    def lines(self) -> ContractLines:
+        """Every line of the contract."""
+        whole = self._whole
+        if whole is None:
+            projection = self._drafter()
+            whole = self._whole = self._with_loi(
+                projection.drafted() if projection is not None else
+                ContractLines(self.ruleset, (), (), (), Fraction(0), None, None, None))
+        return whole
+
+    def outstanding(self, key: tuple[str, int], recorded: Recorded) -> Outstanding:
+        """`outstanding(self.lines(), key, recorded)`; drafting only the lines of `key` = (component, year)
+        while the whole contract is not drafted, and a termination does not make it read every line."""
+        if self._whole is None:
+            rows = self._keys.get(key)
+            if rows is None:
+                projection = self._drafter()
+                found = projection.rows_of(*key) if projection is not None else []
+                if found is not None:
+                    loi = self._loi_row()
+                    if loi is not None and (loi[0].component, loi[0].year) == key:
+                        found = [loi, *found]
+                    # Their filling order (ContractLines.filling_order): no line is cancelled without a
+                    # termination, so the earliest first.
+                    rows = self._keys[key] = sorted(found, key=lambda row: row[0].due)
+            if rows is not None:
+                return _owed(_what(key), [(row[2][0], False) for row in rows], recorded.get(key, ZERO))
+        return outstanding(self.lines(), key, recorded)
+
+    def _drafter(self) -> _Projection | None:
+        projection = self._projection
+        if projection is None and self._terms:
+            projection = _Projection(self._terms, self.ruleset, self._population, self._termination)
+            projection.calendar = self._calendar
+            self._projection = projection
+        return projection
+
+    def _loi_row(self) -> _Row | None:
+        """The payment at the lettre d'intention's validation, under a version that has one."""
+        if self._loi is None:
+            return None
+        draft, explanation, origin = self._loi
+        return draft, explanation, (to_cents(draft.exact or Fraction(0)),) * 2, origin
+
+    def _with_loi(self, drafted: ContractLines) -> ContractLines:
+        """The lines with the payment at the lettre d'intention's validation first, when there is one."""
+        loi = self._loi_row()
+        if loi is None:
+            return drafted
+        draft, explanation, amounts, origin = loi
+        return replace(drafted, drafts=(draft, *drafted.drafts), explanations=(explanation, *drafted.explanations),
+                       amounts=(amounts, *drafted.amounts),
+                       origins=(origin, *(drafted.origins or (None,) * len(drafted.drafts))))
+
+
+def contract_drafting(entries: Sequence[JournalEntry], ruleset: Ruleset, *, population: int,
+                      termination_effective: date | None = None, calendar: LegalCalendar | None = None,
+                      ) -> Drafting | None:
+    """The drafting of the contract of `entries` (None before the signature, unless the validation of the
+    lettre d'intention brought a payment), memoised on what its lines are computed from; of `entries` it reads
+    only those of `TERMS_EVENTS`."""
     signed_at = next((i for i, entry in enumerate(entries) if entry.type == "contract_signed"), None)
     validated = loi_validated_on(entries)
     loi = _loi_line(ruleset, validated, population) if validated is not None else None
     if signed_at is None and loi is None:
         return None
-    contract = entries[signed_at:] if signed_at is not None else ()
+    terms = [e for e in entries[signed_at:] if e.type in TERMS_EVENTS] if signed_at is not None else []
     # The lines and their arithmetic depend only on the contract's terms (signature, starts, avenants,
     # attainments, termination) and the LOI's validation; recorded payments and `today` only set statuses.
     # Memoised on those inputs.
     key = (id(ruleset), population, termination_effective, calendar.departement if calendar else None, validated,
-           tuple(_terms_key(e) for e in contract if e.type in TERMS_EVENTS))
-    drafted = _DRAFTED.get(key)
-    if drafted is None or drafted.ruleset is not ruleset:
-        if signed_at is None:
-            drafted = ContractLines(ruleset, (), (), (), Fraction(0), None, None, None)
-        else:
-            projection = _Projection(contract, ruleset, population, termination_effective)
-            projection.calendar = calendar
-            drafted = projection.drafted()
-        if loi is not None:
-            draft, explanation, origin = loi
-            drafted = replace(drafted, drafts=(draft, *drafted.drafts),
-                              explanations=(explanation, *drafted.explanations),
-                              amounts=((to_cents(draft.exact or Fraction(0)),) * 2, *drafted.amounts),
-                              origins=(origin, *(drafted.origins or (None,) * len(drafted.drafts))))
-        _DRAFTED[key] = drafted
+           tuple(_terms_key(e) for e in terms))
+    drafting = _DRAFTED.get(key)
+    if drafting is None or drafting.ruleset is not ruleset:
+        # The contract's entries that change no term (payments) are left out: they are most of a contract's.
+        drafting = _DRAFTED[key] = Drafting(ruleset, terms, population, termination_effective, calendar, loi)
         while len(_DRAFTED) > _DRAFTED_CAPACITY:
             _DRAFTED.popitem(last=False)
     else:
         _DRAFTED.move_to_end(key)
-    return contract, drafted
+    return drafting
 
 
 # Journal events that change the contract's lines (payment_recorded and refund_received only change statuses).
 TERMS_EVENTS = frozenset({"contract_signed", "mission_started", "avenant_signed", "indicators_reported",
                            "termination_effective", "loi_submitted", "loi_decision"})
 _DRAFTED_CAPACITY = 512
-_DRAFTED: OrderedDict[tuple[Any, ...], ContractLines] = OrderedDict()
+_DRAFTED: OrderedDict[tuple[Any, ...], Drafting] = OrderedDict()
 # One finished line: the draft, its explanation, its (amount, ceiling) in cents, its ruleset row.
 _Row = tuple["_Draft", str, tuple[Decimal | None, Decimal | None], RowSource | None]
-# The finished lines of one mission's year (`_Projection._mission_year`): key → (the ruleset, the rows).
+# The finished lines of one mission's year (`_Projection._fixed_rows`, `_variable_rows`): key → (the ruleset, the rows).
 # Bounded (emptied when full): a lifecycle needs a few dozen mission-year entries and a couple of the others
 # at a time; the bounds keep a long-running server's share of these tables to a few MB.
 _MISSION_YEARS_CAPACITY = 4096
@@ -519,6 +596,10 @@ class _Projection:
                 termination = entry.at
         self.terms = {year: self._terms(initial, avenants, year) for year in range(1, self.years + 1)}
         self.termination = termination
+        # The lines drafted so far, by (mission, year) (fixed) and (mission, -year) (variable), and the terms
+        # they read (`_fixed_rows`, `_variable_rows`).
+        self._rows: dict[tuple[str, int], Any] = {}
+        self._terms_around: dict[str, tuple[tuple[bool, int, bool, bool] | None, ...]] = {}
         contracted = frozenset().union(*(t.missions for t in self.terms.values()))
         started = [day for mission, day in self.starts.items() if mission in contracted]
         self.first_start = min(started) if started else None
@@ -676,13 +757,8 @@ class _Projection:
         """Every line of the contract with its arithmetic, before recorded payments and today set statuses."""
         rows = list(self._fonctionnement_rows())
         for mission in MISSIONS:
-            if mission not in self.starts:
-                continue  # never started: never active
-            # What of each year's terms the mission's lines read, years 0 to years + 1 (None outside the contract).
-            terms = tuple(self._mission_terms(mission, year) for year in range(self.years + 2))
-            for year in range(1, self.years + 1):
-                if self.active(mission, year):
-                    rows += self._mission_year(mission, year, terms)
+            if mission in self.starts:  # else never started: never active
+                rows += self._mission_rows(mission, range(1, self.years + 1))
         refund, year_due, year = Fraction(0), None, None
         if self.termination is not None and self.year_of(self.termination) <= self.years:
             year = self.year_of(self.termination)
@@ -691,6 +767,73 @@ class _Projection:
         drafts, explanations, amounts, origins = zip(*rows, strict=True) if rows else ((), (), (), ())
         return ContractLines(self.rules, tuple(drafts), tuple(explanations), tuple(amounts), refund, year_due, year,
                              self.termination, tuple(origins))
+
+    def rows_of(self, component: str, year: int) -> list[_Row] | None:
+        """The finished lines of (component, year), those `drafted()` has, in its order, drafting no other line
+        (the payment guard's); None when only the whole contract tells: a termination's settlement reads every
+        line."""
+        if self.termination is not None or component == "refund":
+            return None
+        mission = component.split(".", 1)[0]
+        if mission == "fonctionnement":
+            rows = self._fonctionnement_rows()
+        elif mission not in self.starts or mission not in MISSIONS:
+            rows = []
+        elif component == f"{mission}.variable":
+            rows = self._variable_rows(mission, year) if self.active(mission, year) else []
+        else:
+            # A mission's fixed lines of year K: the advance paid with the settlement of year K − 1, then those of
+            # its year K (the first advance, the balance), as `drafted()` orders them.
+            rows = [*(self._fixed_rows(mission, year - 1)[1] if self.active(mission, year - 1) else ()),
+                    *(self._fixed_rows(mission, year)[0] if self.active(mission, year) else ())]
+        return [row for row in rows if row[0].year == year and row[0].component == component]
+
+    def _mission_rows(self, mission: str, years: Iterable[int]) -> list[_Row]:
+        """The finished lines of a started mission's active `years`, in order: for each year its fixed lines
+        (`_mission_lines`), with its variable part between the balance and the next advance."""
+        rows: list[_Row] = []
+        for year in years:
+            if self.active(mission, year):
+                before, after = self._fixed_rows(mission, year)
+                rows += [*before, *self._variable_rows(mission, year), *after]
+        return rows
+
+    def _fixed_rows(self, mission: str, year: int) -> tuple[list[_Row], list[_Row]]:
+        """The finished fixed lines of an active year of a mission, before its variable part and after it.
+
+        Memoised on every input they read: the ruleset, the signature (anniversaries, settlement dates,
+        versions), the mission's start, its terms in the years around (active, size, SNP choices); the variable
+        part (`_variable_rows`) also on the year's attainment. A change of terms (a start, a report, an avenant)
+        so drafts only the lines it moves: a report, only its year's variable parts. Kept in this projection
+        too: the payment guard's `rows_of` asks for a year's lines again and again.
+        """
+        found = self._rows.get((mission, year))
+        if found is None:
+            terms = self._mission_terms_around(mission)
+            found = self._rows[(mission, year)] = _memoised(_MISSION_YEARS, (
+                id(self.rules), self.signed, mission, year, self.starts.get(mission), terms[year - 1], terms[year],
+                terms[year + 1]), self.rules,
+                lambda: tuple(self._finished(drafts) for drafts in self._mission_lines(mission, year)))
+        return found
+
+    def _variable_rows(self, mission: str, year: int) -> list[_Row]:
+        """The finished variable line of an active year of a mission (see `_fixed_rows`)."""
+        found = self._rows.get((mission, -year))
+        if found is None:
+            found = self._rows[(mission, -year)] = _memoised(_MISSION_YEARS, (
+                id(self.rules), self.signed, mission, year, self.starts.get(mission),
+                self._mission_terms_around(mission)[year], "variable", self.attainments.get((mission, year))),
+                self.rules,
+                lambda: self._finished([self._variable(mission, year, *self._year_share(mission, year), "")]))
+        return found
+
+    def _mission_terms_around(self, mission: str) -> tuple[tuple[bool, int, bool, bool] | None, ...]:
+        """What the mission's lines read of each year's terms (`_mission_terms`), years 0 to years + 1."""
+        found = self._terms_around.get(mission)
+        if found is None:
+            found = self._terms_around[mission] = tuple(
+                self._mission_terms(mission, year) for year in range(self.years + 2))
+        return found
 
     def _finished(self, drafts: Sequence[_Draft]) -> list[_Row]:
         """Each line with its explanation (arithmetic, due rule, unverified source), its (amount, ceiling) in
@@ -702,28 +845,6 @@ class _Projection:
             rows.append((d, f"{d.explanation}; due {d.due.isoformat()}: {self.due_rule(d)}{_marker(origin)}",
                          (amount, to_cents(d.ceiling) if d.ceiling is not None else amount), origin))
         return rows
-
-    def _mission_year(self, mission: str, year: int, terms: tuple[tuple[bool, int, bool, bool] | None, ...],
-                      ) -> list[_Row]:
-        """The finished lines of one active year of a mission (`_mission_lines`, then its variable part between
-        the balance and the next advance), memoised.
-
-        Every input they read is in the keys: the ruleset, the signature (anniversaries, settlement dates,
-        versions), the mission's start, its terms in the years around (active, size, SNP choices), and for the
-        variable part the year's attainment. A change of terms (a start, a report, an avenant) so drafts only
-        the lines it moves: a report, only its year's variable parts. `terms`: what the mission's lines read of
-        each year's terms (`_mission_terms`), years 0 to years + 1.
-        """
-        start, here = self.starts.get(mission), terms[year]
-        fixed = _memoised(_MISSION_YEARS, (
-            id(self.rules), self.signed, mission, year, start, terms[year - 1], here, terms[year + 1]), self.rules,
-            lambda: tuple(self._finished(drafts) for drafts in self._mission_lines(mission, year)))
-        variable = _memoised(_MISSION_YEARS, (
-            id(self.rules), self.signed, mission, year, start, here, "variable",
-            self.attainments.get((mission, year))), self.rules,
-            lambda: self._finished([self._variable(mission, year, *self._year_share(mission, year), "")]))
-        before, after = fixed
-        return [*before, *variable, *after]
 
     def _fonctionnement_rows(self) -> list[_Row]:
         """The finished fonctionnement lines, memoised: they read the ruleset, the signature (anniversaries,
@@ -883,21 +1004,30 @@ def _by_line(drafted: ContractLines, payments: Recorded) -> Recorded:
 
 
 def _allocated(drafted: ContractLines, key: tuple[str, int], left: Decimal) -> dict[int, Decimal]:
-    """What the sum `left` paid on `key` = (component, year) puts on each of its lines. It fills them in turn,
-    live lines first, earliest first; a line takes at most its amount (a payment is checked against what is
-    owed when recorded), and what a later change of the contract left beyond the lines stays on the last one,
-    so the sums reconcile."""
-    paid: dict[int, Decimal] = {}
+    """What the sum `left` paid on `key` = (component, year) puts on each of its lines, by index (`_allocation`);
+    a line it puts nothing on is left out."""
+    order = drafted.filling_order.get(key, ())
+    return {index: paid for index, paid in zip(order, _allocation([drafted.amounts[i][0] for i in order], left),
+                                               strict=True) if paid is not None}
+
+
+def _allocation(amounts: Sequence[Decimal | None], left: Decimal) -> list[Decimal | None]:
+    """What the sum `left` paid on one (component, year) puts on each of its lines, whose `amounts` are given in
+    filling order (live lines first, earliest first; None: awaiting assessment). It fills them in turn; a line
+    takes at most its amount (a payment is checked against what is owed when recorded), and what a later change
+    of the contract left beyond the lines stays on the last one, so the sums reconcile. None: nothing put on it."""
+    paid: list[Decimal | None] = [None] * len(amounts)
     last: int | None = None
-    for index in drafted.filling_order.get(key, ()):
-        amount = drafted.amounts[index][0]
+    for i, amount in enumerate(amounts):
         if amount is None or left <= 0:
             continue
-        paid[index] = min(left, amount)
-        left = left - paid[index]
-        last = index
+        on_line = paid[i] = min(left, amount)
+        left = left - on_line
+        last = i
     if last is not None:
-        paid[last] += left
+        on_last = paid[last]
+        assert on_last is not None
+        paid[last] = on_last + left
     return paid
 
 

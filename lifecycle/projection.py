@@ -27,9 +27,10 @@ from lifecycle.payments import (
     RECORDED_PAYMENT_EVENTS,
     TERMS_EVENTS,
     ContractLines,
+    Drafting,
     Outstanding,
     PaymentSchedule,
-    contract_lines,
+    contract_drafting,
     outstanding,
     payment_schedule,
     recorded_amount,
@@ -157,10 +158,10 @@ class Checkpoint:
     journaled_system: dict[tuple[str, date], JournalEntry]
     population: int
     termination_effective_on: date | None
-    # The contract's lines as the replay last drafted them, with the terms they were drafted for (a resume that
-    # keeps those terms does not draft them again), and how many accepted entries change the terms.
-    lines: tuple[tuple[int, date | None], ContractLines | None] | None = None
-    terms_accepted: int = 0
+    # The contract's drafting as the replay last used it, with the terms it was for (a resume that keeps those
+    # terms does not draft its lines again), and the accepted entries that change the terms.
+    drafting: tuple[tuple[int, date | None], Drafting | None] | None = None
+    terms_accepted: tuple[JournalEntry, ...] = ()
     idents: frozenset[str] = frozenset()  # of `deadlines`
     # The deadlines as last frozen by the replay that made the checkpoint (filled by its `finish`, before the
     # checkpoint is handed out; a cache, see `_Replay.freeze`): index → (the deadline frozen, its frozen form).
@@ -255,9 +256,10 @@ class _Replay:
         self.last_user: tuple[date, int] | None = (
             (self.user_entries[-1].at, self.user_entries[-1].seq) if self.user_entries else None)
         self.checkpoint: Checkpoint | None = None
-        # The contract's lines as of the last payment checked, with the terms they were drafted for.
-        self.terms_accepted = 0  # accepted entries that change the contract's terms (payments.TERMS_EVENTS)
-        self.lines: tuple[tuple[int, date | None], ContractLines | None] | None = None
+        # The accepted entries that change the contract's terms (payments.TERMS_EVENTS): all its drafting reads.
+        self.terms_accepted: list[JournalEntry] = []
+        # The contract's drafting as of the last payment checked, with the terms it was for.
+        self.drafting: tuple[tuple[int, date | None], Drafting | None] | None = None
         self.frozen: dict[int, tuple[OpenDeadline, Deadline]] = {}  # see `freeze`
 
     @classmethod
@@ -276,10 +278,10 @@ class _Replay:
         run.due_system = list(checkpoint.due_system)
         run.rejected = list(checkpoint.rejected)
         run.accepted = list(checkpoint.accepted)
-        run.terms_accepted = checkpoint.terms_accepted
-        lines = checkpoint.lines
-        if lines is not None and (lines[1] is None or lines[1].ruleset is rules):
-            run.lines = lines  # immutable: shared
+        run.terms_accepted = list(checkpoint.terms_accepted)
+        drafting = checkpoint.drafting
+        if drafting is not None and (drafting[1] is None or drafting[1].ruleset is rules):
+            run.drafting = drafting  # shared: its lines never change once drafted
         run.recorded_payments = dict(checkpoint.recorded_payments)
         run.voided = dict(checkpoint.voided)
         run.journaled_system = dict(checkpoint.journaled_system)
@@ -348,8 +350,8 @@ class _Replay:
             history=tuple(self.history), due_system=tuple(self.due_system), rejected=tuple(self.rejected),
             accepted=tuple(self.accepted), recorded_payments=dict(self.recorded_payments),
             voided=dict(self.voided), journaled_system=dict(self.journaled_system), population=self.population,
-            termination_effective_on=self.termination_effective_on, lines=self.lines,
-            terms_accepted=self.terms_accepted, idents=frozenset(self.idents), frozen=self.frozen,
+            termination_effective_on=self.termination_effective_on, drafting=self.drafting,
+            terms_accepted=tuple(self.terms_accepted), idents=frozenset(self.idents), frozen=self.frozen,
         )
 
     def _apply(self, entry: JournalEntry) -> None:
@@ -377,7 +379,8 @@ class _Replay:
                                            f"{entry.type} rejected in state {source}: {reopened}"))
             return
         self.accepted.append(entry)
-        self.terms_accepted += entry.type in TERMS_EVENTS
+        if entry.type in TERMS_EVENTS:
+            self.terms_accepted.append(entry)
         if entry.type in RECORDED_PAYMENT_EVENTS:
             # A refund received without an amount settles the whole refund still owed.
             amount = recorded_amount(entry)
@@ -449,7 +452,8 @@ class _Replay:
             self.due_system.append(SystemEvent(event_type, at, deadline.ident))
         else:
             self.accepted.append(journaled)
-            self.terms_accepted += journaled.type in TERMS_EVENTS
+            if journaled.type in TERMS_EVENTS:
+                self.terms_accepted.append(journaled)
         self.history.append(HistoryItem(at, event_type, source, dest, seq))
         self._after(event_type, at, {}, seq)
 
@@ -521,19 +525,31 @@ class _Replay:
             self.facts.open_windows[rule.key] = deadline.due
         return deadline
 
+    def _drafting(self, termination: date | None) -> Drafting | None:
+        """The drafting of the contract of the events accepted so far, ending at `termination` (None before the
+        signature). Its lines change only with the terms and the termination: kept while those stay, so that
+        the payment guard and the échéancier draft them once."""
+        terms = (len(self.terms_accepted), termination)
+        if self.drafting is None or self.drafting[0] != terms:
+            # The accepted entries that change no term (payments, most of a contract's) change no line either.
+            self.drafting = (terms, contract_drafting(self.terms_accepted, self.rules,
+                                                      population=self.base_population,
+                                                      termination_effective=termination, calendar=self.calendar))
+        return self.drafting[1]
+
     def contract_lines(self, termination: date | None) -> ContractLines | None:
         """The lines of the contract of the events accepted so far, ending at `termination` (None before the
-        signature). They change only with its terms and its termination: kept while those stay, so that the
-        payment guard and the échéancier draft them once."""
-        terms = (self.terms_accepted, termination)
-        if self.lines is None or self.lines[0] != terms:
-            self.lines = (terms, contract_lines(self.accepted, self.rules, population=self.base_population,
-                                                termination_effective=termination, calendar=self.calendar))
-        return self.lines[1]
+        signature)."""
+        drafting = self._drafting(termination)
+        return None if drafting is None else drafting.lines()
 
     def outstanding(self, key: tuple[str, int]) -> Outstanding:
-        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year)."""
-        return outstanding(self.contract_lines(self.termination_effective_on), key, self.recorded_payments)
+        """What the échéancier of the events accepted so far still owes on the line(s) of (component, year):
+        drafted alone (`Drafting.outstanding`)."""
+        drafting = self._drafting(self.termination_effective_on)
+        if drafting is None:
+            return outstanding(None, key, self.recorded_payments)
+        return drafting.outstanding(key, self.recorded_payments)
 
     def schedule_payments(self, entries: Sequence[JournalEntry],
                          termination: date | None = None) -> PaymentSchedule | None:

@@ -4,7 +4,9 @@ after each change of its terms, as the payment guard does, must give exactly the
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,3 +84,57 @@ def test_a_report_redrafts_only_its_years_variable_parts():
                zip(before.drafts, after.drafts, before.amounts, after.amounts, strict=True)
                if (b, amount_b) != (a, amount_a)}
     assert changed == {("access.variable", year), ("parcours.variable", year)}
+
+
+def owed_on_each_line_alone(journal: list[JournalEntry], population: int, calendar: LegalCalendar,
+                            termination: date | None, keys: list[tuple[str, int]],
+                            recorded: dict[tuple[str, int], Decimal]) -> list[object]:
+    """What the payment guard reads: each key's outstanding from a drafting that drafts that key's lines alone."""
+    found = []
+    for key in keys:
+        payments._DRAFTED.clear()  # a drafting that has not drafted the whole contract
+        drafting = payments.contract_drafting(journal, LINEAGE, population=population,
+                                              termination_effective=termination, calendar=calendar)
+        found.append(None if drafting is None else drafting.outstanding(key, recorded))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    stage=st.sampled_from(CONTRACT_STAGES),
+    seed=st.integers(0, 10_000),
+    start=st.dates(date(2019, 6, 1), date(2022, 12, 31)),
+    seat=st.sampled_from((("57", 45_000), ("974", 110_000), ("971", 175_000))),
+    share=st.sampled_from((Fraction(0), Fraction(1, 3), Fraction(1), Fraction(3, 2))),
+    ends=st.sampled_from((None, 200, 700)),
+)
+def test_the_payment_guard_drafting_one_line_owes_what_the_whole_contract_owes_on_it(stage, seed, start, seat,
+                                                                                     share, ends):
+    """After every change of terms, what is still owed on each (component, year) — every line of the contract,
+    the refund, the LOI's support, lines it does not have — is the same whether the guard drafts that line
+    alone or the whole contract, whatever was paid on it (nothing, a part, all, more), terminated or not
+    (`ends` days after the signature)."""
+    departement, population = seat
+    journal = journal_of(stage, seed, start)
+    calendar = LegalCalendar(departement)
+    checked = 0
+    for end in range(1, len(journal) + 1):
+        if journal[end - 1].type not in TERMS_EVENTS:
+            continue
+        prefix = journal[:end]
+        signed = next((e.at for e in prefix if e.type == "contract_signed"), None)
+        termination = signed + timedelta(days=ends) if signed is not None and ends is not None else None
+        whole = contract_lines(prefix, LINEAGE, population=population, termination_effective=termination,
+                               calendar=calendar)
+        if whole is None:
+            continue
+        keys = [*whole.by_line, ("refund", 0), ("loi_support", 0), ("access.variable", 9),
+                ("fonctionnement.advance", 0), ("crisis.fixed.advance", 1), ("unknown.fixed.balance", 2)]
+        recorded = {key: payments.to_cents(share * sum((whole.drafts[i].exact or Fraction(0)
+                                                        for i in whole.by_line.get(key, ())), Fraction(0)))
+                    for key in keys[::2]}
+        expected = [payments.outstanding(whole, key, recorded) for key in keys]
+        assert owed_on_each_line_alone(prefix, population, calendar, termination, keys, recorded) == expected, \
+            f"{stage}: after #{end} {journal[end - 1].type}"
+        checked += 1
+    assert checked, "the storyline never signs a contract"

@@ -9,7 +9,10 @@ days the case's `wake_on` (workflows.persistence.projection_writer) says the swe
   the notices `notices_due` owes are enqueued once per outbox key, and the case row (population, size,
   `wake_on`, deadline statuses) is written under the same condition;
 - each event (workflows.services.cases._apply): `validate_data`, the future-date check, `_check_void`, then
-  `_check_replay` on the projections before and after, with the same messages.
+  `_check_replay` on the projections before and after, with the same messages. Each `apply` rewrites the
+  case row whole, and only the sweep of a later day reads it: the row is written once, as the day's last
+  accepted event leaves it — at once only when an event changes the population, which the next event's
+  replay starts from.
 
 Instead of replaying the whole journal for every projection (2 to 4 per visited day), one replay is kept
 open and moved forward: the journal is replayed in business-date order, a scenario's events come in date
@@ -245,18 +248,29 @@ class _Simulation:
             self._rebuild(today)
 
     # ----------------------------------------------------------------------------------------- an event
-    def apply(self, today: date, event: ScenarioEvent) -> None:
-        """`apply` of one scenario event on its day; a DomainError is a rejection, and nothing is written."""
+    def apply(self, today: date, event: ScenarioEvent) -> bool:
+        """`apply` of one scenario event on its day; a DomainError is a rejection, and nothing is written.
+        Whether it was accepted: the day's last write (`settle`) then writes the case row, as the last `apply`
+        of the day left it in production (each one rewrites it whole). Only a changed population is written at
+        once: the next event's replay starts from it."""
         try:
-            entry, after = self._try(today, event)
+            entry = self._try(today, event)
         except DomainError as exc:
             self.rejected.append(Rejected(event.at, event.type, str(exc)))
-            return
+            return False
         self.journal.append(entry)
+        if self.live.run.population != self.case.population:
+            self.settle(today)
+        return True
+
+    def settle(self, today: date) -> None:
+        """The case row as the day's last accepted event wrote it (`apply`'s `write_projection`): the replay
+        is at the journal as it stands, whatever was refused after that event."""
+        after = self.live.projection()
         self._write(after, wake_on(after, self.rules, notices_from=today, open_deadlines=self.live.open_deadlines()),
                     today)
 
-    def _try(self, today: date, event: ScenarioEvent) -> tuple[JournalEntry, Projection]:
+    def _try(self, today: date, event: ScenarioEvent) -> JournalEntry:
         data = validate_data(event.type, event.data, allow_system=False)
         at = parse_date(event.at, "event date")
         evidence = validate_evidence(event.evidence, event_type=event.type, at=at)
@@ -267,11 +281,13 @@ class _Simulation:
         if event.type == "event_voided":
             _check_void(self.journal, data["seq"])
         seq, recorded_at = len(self.journal) + 1, virtual_now(today)
-        new_entry = JournalEntry(seq=seq, type=event.type, at=at, data=data, actor=SIMULATION_ACTOR,
-                                 evidence=evidence, recorded_at=recorded_at)
         # The entry as the journal gives it back to later replays (canonical JSON, keys sorted).
         stored = JournalEntry(seq=seq, type=event.type, at=at, data=_as_journaled(data),
                               actor=SIMULATION_ACTOR, evidence=evidence, recorded_at=recorded_at)
+
+        def new_entry() -> JournalEntry:  # the entry as `apply` checks it (its data as given)
+            return replace(stored, data=data)
+
         # The only case in the simulated database: no other CPTS can overlap its territory.
         check = NewEventCheck(seq, []) if event.type == "health_project_validated" else None
         if event.type == "event_voided" or at != today:
@@ -280,26 +296,24 @@ class _Simulation:
             before = self.live.projection()
             candidate = LiveReplay([*self.journal, stored], self.rules, today, departement=self.case.departement,
                                    population=self.case.population, check=check)
-            after = candidate.projection()
-            _check_replay(before, after, new_entry)
+            _check_replay(before, candidate.projection(), new_entry())
             self.live = candidate
-            return stored, after
+            return stored
         try:
             self.live.advance(today)  # the journal as it stands, as of today: production's `before`
             refusals = len(self.live.run.rejected)
             self.live.record(stored, check)
-            after = self.live.projection()
-            if len(after.rejected) > refusals:
+            if len(self.live.run.rejected) > refusals:
                 # Something was refused (the event, or a timer after it): production's comparison needs the
                 # projection before the event, which the replay has gone past: replay the journal for it.
                 before = project(self.journal, self.rules, today, departement=self.case.departement,
                                  population=self.case.population, with_payments=False)
-                _check_replay(before, after, new_entry)
+                _check_replay(before, self.live.projection(), new_entry())
             # Otherwise the refusals are those of before the event, and _check_replay has nothing to find.
         except DomainError:
             self._rebuild(today)  # the replay went on with the refused event: back to the journal as it is
             raise
-        return stored, after
+        return stored
 
     # ----------------------------------------------------------------------------------------- the end
     def result(self, until: date) -> SimulationResult:
@@ -360,8 +374,9 @@ def simulate(scenario: Scenario) -> SimulationResult:
         if world.case.wake_on is not None and world.case.wake_on <= day:
             world.sweep(day)
         if next_event < len(event_days) and event_days[next_event] == day:
-            for event in by_day[day]:
-                world.apply(day, event)
+            accepted = [world.apply(day, event) for event in by_day[day]]
+            if any(accepted):
+                world.settle(day)
             next_event += 1
         day += timedelta(days=1)
     return world.result(scenario.until)
