@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Index, Integer, Numeric, Text, UniqueConstraint, text
 from sqlalchemy.orm import configure_mappers
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, SQLModel
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -192,11 +191,18 @@ class OutboxRow(SQLModel, table=True):
 
 def loaded(model: type[Row], values: dict[str, Any]) -> Row:
     """A row of `model` made as a query loads one: every column set from `values` (all of them), nothing
-    pending to flush, detached. A third of the cost of `model(**values)`, which routes each value through
+    pending to flush, detached. A fraction of the cost of `model(**values)`, which routes each value through
     pydantic's and SQLAlchemy's attribute events — on the write path of every event, for the journal row it
     appends and the case row it caches."""
-    configure_mappers()  # once per process (a no-op after): an in-memory unit of work may never have queried
+    columns = _COLUMNS.get(model)
+    if columns is None:
+        configure_mappers()  # once per process: an in-memory unit of work may never have queried
+        columns = _COLUMNS[model] = tuple(column.key for column in model.__table__.columns)  # type: ignore[attr-defined]
     row = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
-    for column in model.__table__.columns:  # type: ignore[attr-defined]
-        set_committed_value(row, column.key, values[column.key])
+    # As SQLAlchemy's loader fills a new instance (sqlalchemy.orm.loading): straight into its dict, which
+    # `set_committed_value` would also do, column by column, on a state with nothing to commit.
+    row.__dict__.update({key: values[key] for key in columns})
     return row
+
+
+_COLUMNS: dict[type, tuple[str, ...]] = {}  # model → its column keys (`loaded`)
