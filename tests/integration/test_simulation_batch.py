@@ -124,6 +124,23 @@ def test_voidings_accepted_and_refused_give_the_same_result_on_both_engines():
     assert [h["event"] for h in result["history"]].count("annual_review_held") == 2
 
 
+def test_a_day_whose_last_event_is_refused_keeps_the_row_its_accepted_events_wrote_on_both_engines():
+    """The case row (its wake-up, its deadlines' statuses) is the one the day's last accepted event wrote: an
+    event refused after it that day changes nothing, and the reminders of the deadlines it opened still go out."""
+    raw = storyline_scenario("contracted_on_track", "57", seed=2, extra_days=200)
+    events = raw["events"]
+    for kind in ("loi_submitted", "health_project_received", "contract_signed"):
+        i = next(i for i, e in enumerate(events) if e["type"] == kind)
+        events.insert(i + 1, {"at": events[i]["at"], "type": "annual_review_held", "data": {"year": 9}})
+        events.insert(i + 2, {"at": events[i]["at"], "type": "first_meeting_held", "data": {}})
+
+    result = assert_engines_agree(raw)
+
+    refused = [(r["at"], r["type"]) for r in result["rejected"]]
+    assert len(refused) == 6 and {kind for _, kind in refused} == {"annual_review_held", "first_meeting_held"}
+    assert result["notifications"], "the deadlines opened those days owe reminders"
+
+
 def test_a_population_changed_by_the_contract_and_an_avenant_gives_the_same_result_on_both_engines():
     raw = storyline_scenario("contracted_year3", "57", seed=5)
     signed = next(e for e in raw["events"] if e["type"] == "contract_signed")
