@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, date, datetime, time
 
+from spec_example import ALL_DOCUMENTS
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -36,7 +37,7 @@ def signed_on_2_june_2025(*missions: str) -> list[tuple[str, str, dict]]:
         *LOI_VALIDATED_2024,
         ("2025-01-15", "health_project_received", {}),
         ("2025-02-20", "health_project_validated", {}),
-        ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2025-04-01", "adhesion_requested", ALL_DOCUMENTS),
         ("2025-06-02", "contract_signed", {"missions": list(missions)}),
     ]
 

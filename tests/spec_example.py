@@ -1,4 +1,5 @@
-"""SPEC §7's worked example, copied from the SPEC as literals, shared by the payment and finance tests."""
+"""SPEC §7's worked example, copied from the SPEC as literals, shared by the payment and finance tests; and the
+documents the tests' adhesion requests file (`ALL_DOCUMENTS`), shared by every test file."""
 
 ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 

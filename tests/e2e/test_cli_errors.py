@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from builders import free_port, health_project_received_18_feb_2025, record_all
 from cli_runner import assert_one_line_error, make_runner
+from spec_example import ALL_DOCUMENTS
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
@@ -24,7 +25,7 @@ from workflows.persistence.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_SIGNED_2_JUNE_2025 = [
-    ("2025-05-05", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+    ("2025-05-05", "adhesion_requested", ALL_DOCUMENTS),
     ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
 ]
 

@@ -20,6 +20,7 @@ from builders import health_project_received_18_feb_2025, new_case, record_all
 from cli_runner import make_runner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spec_example import ALL_DOCUMENTS
 
 from lifecycle.events import EVENT_SPECS
 from lifecycle.machine import STATES
@@ -169,7 +170,7 @@ def cpts(tmp_path, monkeypatch, capsys):
     record_all(engine, loi, [("2024-09-02", "contact_recorded", {"source": "ars"})])
     contracted = health_project_received_18_feb_2025(engine, communes=("57463", "57672"))
     record_all(engine, contracted, [
-        ("2025-05-05", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2025-05-05", "adhesion_requested", ALL_DOCUMENTS),
         ("2025-06-02", "contract_signed", {"missions": ["quality"]}),
     ])
     engine.dispose()

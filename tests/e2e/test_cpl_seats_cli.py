@@ -12,6 +12,7 @@ import json
 import pytest
 from builders import LOI_VALIDATED_2024, new_case, record_all
 from freezegun import freeze_time
+from spec_example import ALL_DOCUMENTS
 
 from workflows.persistence.db import make_engine
 
@@ -19,7 +20,7 @@ REFERRED = [
     *LOI_VALIDATED_2024,
     ("2024-11-20", "health_project_received", {}),
     ("2024-12-10", "health_project_validated", {}),
-    ("2024-12-16", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+    ("2024-12-16", "adhesion_requested", ALL_DOCUMENTS),
     ("2025-01-06", "contract_refusal_received", {}),
     ("2025-02-03", "cpl_referral_received", {"subject": "contract_refusal"}),
     ("2025-02-10", "cpl_meeting_scheduled", {"date": "2025-03-20"}),

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from builders import LOI_VALIDATED_2024, new_case, record_all
+from spec_example import ALL_DOCUMENTS
 
 from workflows.persistence.db import make_engine
 
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 CONTRACTED_2025 = [
     *LOI_VALIDATED_2024,
     ("2025-02-18", "health_project_received", {}),

@@ -15,6 +15,7 @@ from datetime import date
 
 import pytest
 from builders import LOI_VALIDATED_2024, new_case, noon, record, record_all, signed_on_2_june_2025
+from spec_example import ALL_DOCUMENTS
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -52,7 +53,7 @@ def terminated(engine) -> int:
         *LOI_VALIDATED_2024,
         ("2024-11-20", "health_project_received", {}),
         ("2024-12-10", "health_project_validated", {}),
-        ("2024-12-16", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2024-12-16", "adhesion_requested", ALL_DOCUMENTS),
         ("2025-01-06", "contract_signed", {"missions": ["quality"]}),
         ("2025-03-03", "termination_notice_received", {"initiator": "cpts"}),
     ])

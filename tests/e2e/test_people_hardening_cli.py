@@ -10,6 +10,7 @@ import pytest
 from builders import new_case, record_all
 from cli_runner import assert_one_line_error, make_runner
 from icalendar import Calendar
+from spec_example import ALL_DOCUMENTS
 from sqlalchemy import text
 
 ARS, CPAM = "elise.martin@ars.example.fr", "paul.durand@cpam.example.fr"
@@ -153,7 +154,7 @@ def refused_ten_days_ago(engine) -> int:  # type: ignore[no-untyped-def]
         (280, "loi_decision", {"party": "ars", "decision": "approve"}),
         (279, "loi_decision", {"party": "am", "decision": "approve"}), (200, "health_project_received", {}),
         (150, "health_project_validated", {}),
-        (100, "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        (100, "adhesion_requested", ALL_DOCUMENTS),
         (10, "contract_refusal_received", {})]])
     return case_id
 

@@ -15,6 +15,7 @@ import pytest
 from builders import METZ, THIONVILLE, noon, record
 from builders import health_project_received_18_feb_2025 as _health_project_received_18_feb_2025
 from builders import new_case as _new_case
+from spec_example import ALL_DOCUMENTS
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
@@ -29,7 +30,6 @@ from workflows.services.cases import project_case, ruleset_for
 from workflows.services.clock import utc_now
 
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 
 
 def new_case(db: Engine, name: str = "CPTS du Pays Messin", communes: tuple[str, ...] = (METZ,)) -> int:

@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from cli_runner import make_runner
 from freezegun import freeze_time
-from spec_example import WORKED_EXAMPLE_LINES
+from spec_example import ALL_DOCUMENTS, WORKED_EXAMPLE_LINES
 from sqlmodel import select
 
 from workflows import services
@@ -78,7 +78,7 @@ def _contract(db, *, signed: str = "2024-03-15") -> int:
         ("2023-03-22", "loi_decision", {"party": "am", "decision": "approve"}),
         ("2023-10-02", "health_project_received", {}),
         ("2023-11-15", "health_project_validated", {}),
-        ("2024-01-15", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2024-01-15", "adhesion_requested", ALL_DOCUMENTS),
         (signed, "contract_signed", {"missions": ["quality"]}),
         ("2024-06-03", "mission_started", {"mission": "access"}),
     ]:

@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
 from builders import LOI_VALIDATED_2024, LOOPBACK, free_port, new_case, outbox, record, record_all
+from spec_example import ALL_DOCUMENTS
 from sqlalchemy import Engine, text
 
 from notifications.smtp import SmtpSettings
@@ -41,7 +42,7 @@ MEGABYTE = 1_000_000
 # reminders of that window go to the binôme, the CPTS and the legal staff whose scope covers the case.
 REFUSED = [*LOI_VALIDATED_2024,
            ("2025-01-06", "health_project_received", {}), ("2025-02-03", "health_project_validated", {}),
-           ("2025-03-03", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+           ("2025-03-03", "adhesion_requested", ALL_DOCUMENTS),
            ("2025-04-07", "contract_refusal_received", {})]
 WINDOW_DUE = D("2025-06-10")
 THIRTY_DAYS_BEFORE = D("2025-05-11")

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from spec_example import ALL_DOCUMENTS
 
 from lifecycle.errors import EventRejected
 from lifecycle.events import JournalEntry, validate_data
@@ -23,7 +24,6 @@ from lifecycle.ruleset import Ruleset, load_ruleset
 
 RULES = load_ruleset()
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 Fact = tuple[str, str, dict]
 
 # A CPTS refused its contract on Monday 6 January 2025, which refers the refusal to the CPL on Monday 3 February

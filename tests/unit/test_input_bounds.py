@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spec_example import ALL_DOCUMENTS
 
 from lifecycle import territory
 from lifecycle.calendar import LegalCalendar, Period, add_months
@@ -32,7 +33,6 @@ from workflows.simulation.scenario import MAX_SCENARIO_EVENTS, parse_scenario
 
 RULES = load_ruleset()
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 
 
 def one_line(error: pytest.ExceptionInfo[BaseException]) -> str:

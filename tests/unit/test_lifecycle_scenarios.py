@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from spec_example import ALL_DOCUMENTS
 
 from lifecycle.events import JournalEntry, validate_data
 from lifecycle.projection import Projection, project
@@ -20,7 +21,6 @@ from lifecycle.ruleset import load_ruleset
 
 RULES = load_ruleset()
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 
 Fact = tuple[str, str, dict]
 

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from spec_example import ALL_DOCUMENTS
 
 from lifecycle.errors import RulesetError
 from lifecycle.events import JournalEntry, validate_data
@@ -20,7 +21,6 @@ from workflows.simulation.demo import STAGES, _storyline
 
 RULES = load_ruleset()  # the lineage ACI-2019 → ACI-2019+A2
 D = date.fromisoformat
-ALL_DOCUMENTS = {"documents": ["health_project", "statutes", "territory", "members"]}
 SIZE_2 = 50_000
 
 

@@ -17,6 +17,7 @@ from datetime import date
 import pytest
 from builders import LOI_VALIDATED_2024, new_case, noon, record, record_all
 from fastapi.testclient import TestClient
+from spec_example import ALL_DOCUMENTS
 from sqlmodel import select
 
 from dashboard.routes.docket import router as docket_router
@@ -60,7 +61,7 @@ def terminated(engine) -> int:
         *LOI_VALIDATED_2024,
         ("2024-11-20", "health_project_received", {}),
         ("2024-12-10", "health_project_validated", {}),
-        ("2024-12-16", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2024-12-16", "adhesion_requested", ALL_DOCUMENTS),
         ("2025-01-06", "contract_signed", {"missions": ["quality"]}),
         ("2025-03-03", "termination_notice_received", {"initiator": "cpts"}),
     ])

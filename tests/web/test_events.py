@@ -8,6 +8,7 @@ import re
 
 import pytest
 from builders import record
+from spec_example import ALL_DOCUMENTS
 
 from dashboard.routes.events import WIDGETS, event_fields
 from lifecycle.events import EVENT_SPECS, SYSTEM_EVENTS, field_shape
@@ -147,7 +148,7 @@ def test_the_contract_form_has_mission_checkboxes_and_the_snp_compensation_ticke
     engine = make_engine(f"sqlite:///{portfolio.path}")
     record(engine, portfolio.metz, "2025-03-03", "health_project_validated")
     record(engine, portfolio.metz, "2025-04-01", "adhesion_requested",
-           {"documents": ["health_project", "statutes", "territory", "members"]})
+           ALL_DOCUMENTS)
     form = client_as("ars").get(f"/cpts/{portfolio.metz}/evenement?type=contract_signed").text
     assert '<input type="checkbox" name="d_missions" value="quality"' in form
     assert re.search(r'name="d_snp_compensation" value="true"\s+checked', form)

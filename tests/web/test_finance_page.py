@@ -21,6 +21,7 @@ from html import unescape
 import pytest
 from builders import LOI_VALIDATED_2024, new_case, record, record_all
 from openpyxl import load_workbook
+from spec_example import ALL_DOCUMENTS
 
 from workflows.persistence.db import make_engine
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -50,7 +51,7 @@ def medoc(portfolio) -> int:
         *LOI_VALIDATED_2024,
         ("2024-12-02", "health_project_received", {}),
         ("2025-01-13", "health_project_validated", {}),
-        ("2025-02-03", "adhesion_requested", {"documents": ["health_project", "statutes", "territory", "members"]}),
+        ("2025-02-03", "adhesion_requested", ALL_DOCUMENTS),
         ("2025-03-03", "contract_signed", {"missions": []}),
         ("2025-06-10", "payment_recorded", {"component": "fonctionnement.advance", "year": 1, "amount": "20000.00"}),
     ])
@@ -245,7 +246,7 @@ def test_a_contract_signed_later_moves_its_money_to_its_year(client_as, portfoli
     record_all(engine, case_id, [*LOI_VALIDATED_2024, ("2025-01-06", "health_project_received", {}),
                                  ("2025-02-03", "health_project_validated", {})])
     record(engine, case_id, "2025-03-03", "adhesion_requested",
-           {"documents": ["health_project", "statutes", "territory", "members"]})
+           ALL_DOCUMENTS)
     record(engine, case_id, "2025-06-16", "contract_signed", {"missions": []})
     engine.dispose()
     page = client_as("ars_other").get("/financements?annee=2025&par=departement").text
@@ -255,8 +256,7 @@ def test_a_contract_signed_later_moves_its_money_to_its_year(client_as, portfoli
 def test_a_scoped_forecast_sums_alike_on_sqlite_and_postgresql(db):
     contract = [*LOI_VALIDATED_2024, ("2024-12-02", "health_project_received", {}),
                 ("2025-01-13", "health_project_validated", {}),
-                ("2025-02-03", "adhesion_requested", {"documents": ["health_project", "statutes", "territory",
-                                                                    "members"]}),
+                ("2025-02-03", "adhesion_requested", ALL_DOCUMENTS),
                 ("2025-03-03", "contract_signed", {"missions": []})]
     for name, departement, population in (("Sarreguemines", "57", 65_000), ("Médoc", "33", 100_000)):
         record_all(db, new_case(db, f"CPTS {name}", departement=departement, population=population), contract)

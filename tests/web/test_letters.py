@@ -18,6 +18,7 @@ from pathlib import Path
 import docx
 import pytest
 from builders import LOI_VALIDATED_2024, new_case, noon, record_all
+from spec_example import ALL_DOCUMENTS
 
 from workflows.persistence.db import make_engine
 from workflows.persistence.unit_of_work import SqlUnitOfWork
@@ -193,8 +194,7 @@ def test_after_a_refused_contract_the_deemed_opinion_is_never_shown_as_a_notifie
             *LOI_VALIDATED_2024,
             ("2025-01-15", "health_project_received", {}),
             ("2025-02-20", "health_project_validated", {}),
-            ("2025-04-01", "adhesion_requested", {"documents": ["health_project", "statutes", "territory",
-                                                               "members"]}),
+            ("2025-04-01", "adhesion_requested", ALL_DOCUMENTS),
             ("2025-04-15", "contract_refusal_received", {}),
             ("2025-05-05", "cpl_referral_received", {"subject": "contract_refusal"}),
             ("2025-05-12", "cpl_meeting_scheduled", {"date": "2025-06-10"}),
