@@ -7,7 +7,7 @@ caller, never the clock. Amounts stay exact `Fraction`s until each line is round
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -596,9 +596,9 @@ class _Projection:
                 termination = entry.at
         self.terms = {year: self._terms(initial, avenants, year) for year in range(1, self.years + 1)}
         self.termination = termination
-        # The lines drafted so far, by (mission, year) (fixed) and (mission, -year) (variable), and the terms
-        # they read (`_fixed_rows`, `_variable_rows`).
-        self._rows: dict[tuple[str, int], Any] = {}
+        # The lines drafted so far by (mission, year), and the terms they read (`_fixed_rows`, `_variable_rows`).
+        self._fixed_drafted: dict[tuple[str, int], tuple[list[_Row], list[_Row]]] = {}
+        self._variable_drafted: dict[tuple[str, int], list[_Row]] = {}
         self._terms_around: dict[str, tuple[tuple[bool, int, bool, bool] | None, ...]] = {}
         contracted = frozenset().union(*(t.missions for t in self.terms.values()))
         started = [day for mission, day in self.starts.items() if mission in contracted]
@@ -758,7 +758,7 @@ class _Projection:
         rows = list(self._fonctionnement_rows())
         for mission in MISSIONS:
             if mission in self.starts:  # else never started: never active
-                rows += self._mission_rows(mission, range(1, self.years + 1))
+                rows += self._mission_rows(mission)
         refund, year_due, year = Fraction(0), None, None
         if self.termination is not None and self.year_of(self.termination) <= self.years:
             year = self.year_of(self.termination)
@@ -788,11 +788,11 @@ class _Projection:
                     *(self._fixed_rows(mission, year)[0] if self.active(mission, year) else ())]
         return [row for row in rows if row[0].year == year and row[0].component == component]
 
-    def _mission_rows(self, mission: str, years: Iterable[int]) -> list[_Row]:
-        """The finished lines of a started mission's active `years`, in order: for each year its fixed lines
+    def _mission_rows(self, mission: str) -> list[_Row]:
+        """The finished lines of a started mission's active years, in order: for each year its fixed lines
         (`_mission_lines`), with its variable part between the balance and the next advance."""
         rows: list[_Row] = []
-        for year in years:
+        for year in range(1, self.years + 1):
             if self.active(mission, year):
                 before, after = self._fixed_rows(mission, year)
                 rows += [*before, *self._variable_rows(mission, year), *after]
@@ -807,10 +807,10 @@ class _Projection:
         so drafts only the lines it moves: a report, only its year's variable parts. Kept in this projection
         too: the payment guard's `rows_of` asks for a year's lines again and again.
         """
-        found = self._rows.get((mission, year))
+        found = self._fixed_drafted.get((mission, year))
         if found is None:
             terms = self._mission_terms_around(mission)
-            found = self._rows[(mission, year)] = _memoised(_MISSION_YEARS, (
+            found = self._fixed_drafted[(mission, year)] = _memoised(_MISSION_YEARS, (
                 id(self.rules), self.signed, mission, year, self.starts.get(mission), terms[year - 1], terms[year],
                 terms[year + 1]), self.rules,
                 lambda: tuple(self._finished(drafts) for drafts in self._mission_lines(mission, year)))
@@ -818,9 +818,9 @@ class _Projection:
 
     def _variable_rows(self, mission: str, year: int) -> list[_Row]:
         """The finished variable line of an active year of a mission (see `_fixed_rows`)."""
-        found = self._rows.get((mission, -year))
+        found = self._variable_drafted.get((mission, year))
         if found is None:
-            found = self._rows[(mission, -year)] = _memoised(_MISSION_YEARS, (
+            found = self._variable_drafted[(mission, year)] = _memoised(_MISSION_YEARS, (
                 id(self.rules), self.signed, mission, year, self.starts.get(mission),
                 self._mission_terms_around(mission)[year], "variable", self.attainments.get((mission, year))),
                 self.rules,
