@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 
 from lifecycle.errors import DomainError
 from lifecycle.events import SYSTEM_EVENTS, JournalEntry, validate_data
+from lifecycle.handlers import ON_ACCEPTED, OPENS
+from lifecycle.machine import TRANSITIONS
 from lifecycle.projection import project
-from lifecycle.ruleset import load_ruleset
-from workflows.simulation.batch import Engine, five_year_scenario, run, scenario_files
+from lifecycle.ruleset import known_rulesets, load_ruleset
+from workflows.simulation.batch import Engine, _payments, five_year_scenario, run, scenario_files
 from workflows.simulation.demo import STAGES, _storyline
-from workflows.simulation.fast import LiveReplay, simulate
+from workflows.simulation.fast import ROW_NEUTRAL_EVENTS, LiveReplay, _Simulation, simulate
 from workflows.simulation.runner import run_scenario
 from workflows.simulation.scenario import load_scenario, parse_scenario
 
@@ -152,6 +154,97 @@ def test_a_population_changed_by_the_contract_and_an_avenant_gives_the_same_resu
     result = assert_engines_agree(raw)
 
     assert (result["population"], result["size"]) == (20_000, 1)
+
+
+# ------------------------------------------------------------------------------------------ days kept as they were
+def paid_storyline(stage: str, departement: str, seed: int) -> dict[str, Any]:
+    """A storyline whose payment lines are paid a week or two after they fall due (one in ten left unpaid), as
+    the benchmark's lifecycles are."""
+    raw = storyline_scenario(stage, departement, seed, extra_days=300)
+    events = [(date.fromisoformat(e["at"]), e["type"], e["data"]) for e in raw["events"]]
+    paid = _payments(events, date.fromisoformat(raw["until"]), departement, raw["population"], random.Random(seed))
+    raw["events"] = sorted(raw["events"] + [{"at": at.isoformat(), "type": kind, "data": data}
+                                            for at, kind, data in paid], key=lambda e: e["at"])
+    return raw
+
+
+@pytest.fixture
+def kept_rows(monkeypatch) -> list[date]:
+    """Each day the fast simulator keeps the case row without settling it is checked against the row a settle
+    would write that day (population, wake-up, deadline statuses); the days so checked."""
+    checked: list[date] = []
+    row_stands = _Simulation.row_stands
+
+    def checking(world: _Simulation, today: date) -> bool:
+        stands = row_stands(world, today)
+        if stands:
+            projection, wake = world.settled_row(today)
+            kept = (world.case.population, world.case.wake_on, world.case.statuses)
+            assert kept == (projection.population, wake, {d.ident: d.status for d in projection.deadlines}), today
+            checked.append(today)
+        return stands
+
+    monkeypatch.setattr(_Simulation, "row_stands", checking)
+    return checked
+
+
+@pytest.mark.parametrize("raw", [
+    *(five_year_scenario(seed) for seed in range(6)),
+    *(paid_storyline(stage, SEATS[i % len(SEATS)], seed=i)
+      for i, stage in enumerate(["terminated", "termination_suspended", "contracted_year3",
+                                 "contracted_missions_breached", "expired"])),
+], ids=lambda raw: raw["name"])
+def test_a_day_of_payments_only_keeps_the_case_row_a_settle_would_write(raw, kept_rows):
+    """A day whose only events are payments, dated that day, after a day that wrote the row and before its
+    wake-up, leaves the row as it was: the fast simulator does not recompute it, and it is what it would be."""
+    result = simulate(parse_scenario(raw)).as_dict()
+
+    paid_days = {e["at"] for e in raw["events"] if e["type"] == "payment_recorded"}
+    assert kept_rows and {day.isoformat() for day in kept_rows} <= paid_days
+    assert any(p["status"] == "paid" for p in result["payments"])
+
+
+def test_a_payment_on_a_morning_the_sweep_sent_a_reminder_settles_the_row_afresh(kept_rows):
+    """The sweep wrote the row that morning, its wake-up counted from tomorrow; the payment's write counts it
+    from today, as production's `apply` does: that row is written, not kept."""
+    raw = five_year_scenario(0)
+    outcome = simulate(parse_scenario(raw))
+    event_days = {e["at"] for e in raw["events"]}
+    sweep_days = sorted({n.on for n in outcome.notifications if n.on.isoformat() not in event_days})
+    due = {(p.component, p.year): p.due for p in outcome.payments}
+    # The first payment whose line was due by a morning a notice went out, moved to that morning.
+    payment, morning = next((e, day) for e in raw["events"] if e["type"] == "payment_recorded"
+                            for day in sweep_days
+                            if due[(e["data"]["component"], e["data"]["year"])] <= day < date.fromisoformat(e["at"]))
+    payment["at"] = morning.isoformat()
+    raw["events"].sort(key=lambda e: e["at"])
+
+    result = simulate(parse_scenario(raw)).as_dict()
+
+    assert morning not in kept_rows and kept_rows
+    assert next(p for p in result["payments"] if (p["component"], p["year"]) == (
+        payment["data"]["component"], payment["data"]["year"]))["status"] == "paid"
+
+
+def test_a_terminated_contract_paid_as_it_falls_due_gives_the_same_result_on_both_engines():
+    result = assert_engines_agree(paid_storyline("terminated", "57", seed=2))
+
+    assert result["state"] == "terminated"
+    assert any(p["status"] == "paid" for p in result["payments"])
+
+
+def test_the_row_neutral_events_open_close_and_move_nothing():
+    """What `row_stands` relies on: no ruleset anchors, completes or cancels a deadline on a row-neutral
+    event, the machine keeps its state, and no handler changes the facts (the population among them)."""
+    for event in ROW_NEUTRAL_EVENTS:
+        rows = [row for row in TRANSITIONS if row["trigger"] == event]
+        assert rows and all(row["dest"] is None for row in rows), event
+        assert all(set(row) <= {"trigger", "source", "dest", "conditions"} for row in rows), "no callbacks"
+        assert event not in ON_ACCEPTED and event not in OPENS
+        for ruleset in known_rulesets().values():
+            for version in ruleset.versions or (ruleset,):
+                for rule in version.deadlines.values():
+                    assert event not in (*rule.anchors, *rule.completed_by, *rule.cancelled_by), (version.id, rule.key)
 
 
 # Events the engine refuses: unknown, the timers' own, malformed data, out of their state.

@@ -12,7 +12,8 @@ days the case's `wake_on` (workflows.persistence.projection_writer) says the swe
   `_check_replay` on the projections before and after, with the same messages. Each `apply` rewrites the
   case row whole, and only the sweep of a later day reads it: the row is written once, as the day's last
   accepted event leaves it — at once only when an event changes the population, which the next event's
-  replay starts from.
+  replay starts from — and not recomputed after a day of payments only, which leave it as it is
+  (`_Simulation.row_stands`).
 
 Instead of replaying the whole journal for every projection (2 to 4 per visited day), one replay is kept
 open and moved forward: the journal is replayed in business-date order, a scenario's events come in date
@@ -169,6 +170,13 @@ class _CaseRow:
     size: int
     wake_on: date | None = None
     statuses: dict[str, str] = field(default_factory=dict)
+    written_on: date | None = None  # the day of the last write
+
+
+# Events whose acceptance leaves the case row as it was: no deadline is anchored on, completed or cancelled by
+# them, the machine stays in its state, the population does not move (tests/integration/test_simulation_batch.py
+# checks this against the machine, the handlers and every ruleset).
+ROW_NEUTRAL_EVENTS = frozenset({"payment_recorded"})
 
 
 class _Simulation:
@@ -181,6 +189,7 @@ class _Simulation:
         self.outbox: set[tuple[str, date, str, int]] = set()
         self.notifications: list[tuple[date, int, SimulatedNotification]] = []
         self.rejected: list[Rejected] = []
+        self.unsettled: list[JournalEntry] = []  # accepted since the case row was last settled
         self.live = self._replay(start)
 
     def _replay(self, today: date) -> LiveReplay:
@@ -241,7 +250,7 @@ class _Simulation:
         case = self.case
         population_changed = projection.population != case.population
         case.population, case.size = projection.population, self.rules.size_for(projection.population)
-        case.wake_on = wake
+        case.wake_on, case.written_on = wake, today
         case.statuses = {d.ident: d.status for d in projection.deadlines}
         if population_changed:
             # Every later projection starts from the row's population: replay with it.
@@ -259,16 +268,40 @@ class _Simulation:
             self.rejected.append(Rejected(event.at, event.type, str(exc)))
             return False
         self.journal.append(entry)
+        self.unsettled.append(entry)
         if self.live.run.population != self.case.population:
             self.settle(today)
         return True
 
     def settle(self, today: date) -> None:
         """The case row as the day's last accepted event wrote it (`apply`'s `write_projection`): the replay
-        is at the journal as it stands, whatever was refused after that event."""
+        is at the journal as it stands, whatever was refused after that event. Not computed when it would
+        write what the row holds (`row_stands`)."""
+        stands = self.row_stands(today)
+        self.unsettled.clear()
+        if not stands:
+            self._write(*self.settled_row(today), today)
+
+    def settled_row(self, today: date) -> tuple[Projection, date | None]:
+        """The projection and the wake-up `settle` writes on `today`."""
         after = self.live.projection()
-        self._write(after, wake_on(after, self.rules, notices_from=today, open_deadlines=self.live.open_deadlines()),
-                    today)
+        return after, wake_on(after, self.rules, notices_from=today, open_deadlines=self.live.open_deadlines())
+
+    def row_stands(self, today: date) -> bool:
+        """Whether the row already holds what settling would write: the events accepted since the last write
+        are row-neutral (`ROW_NEUTRAL_EVENTS`) and dated on this day, and the row was written on an earlier day
+        with a wake-up after this one.
+
+        Then nothing the row is computed from has moved: no deadline opened, closed or changed status (one due
+        before today would have woken the case on the day after its due date, at the latest), no timer fired
+        (it would have woken the case on its day), no notice falls between the last write and today (the
+        wake-up is the first of them), and events dated today change no breach notice's day (those count the
+        recording of events dated up to a past due date, lifecycle.reminders)."""
+        case = self.case
+        return (case.written_on is not None and case.written_on < today
+                and (case.wake_on is None or case.wake_on > today)
+                and not self.live.due_system
+                and all(entry.type in ROW_NEUTRAL_EVENTS and entry.at == today for entry in self.unsettled))
 
     def _try(self, today: date, event: ScenarioEvent) -> JournalEntry:
         data = validate_data(event.type, event.data, allow_system=False)
