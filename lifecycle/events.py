@@ -50,8 +50,10 @@ def parse_date(value: object, what: str = "date") -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         day = value
     elif isinstance(value, str) and len(value) <= 40:
-        with contextlib.suppress(ValueError):
+        try:  # not contextlib.suppress, 4× slower here: a batch parses two dates an event
             day = date.fromisoformat(value.strip())
+        except ValueError:
+            day = None
     if day is None:
         raise EventRejected(
             f"malformed {what} {_shown(value)}: expected a calendar date as YYYY-MM-DD, e.g. 2025-02-18")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, NoReturn
 
 from lifecycle.calendar import DateExplanation
-from lifecycle.deadlines import Deadline, explain
+from lifecycle.deadlines import PENDING, Deadline, explain
 from lifecycle.payments import PaymentLine
 from lifecycle.projection import Checkpoint, Projection
 from lifecycle.reminders import next_notice_day
@@ -38,12 +38,18 @@ def wake_on(projection: Projection, rules: Ruleset, *, notices_from: date,
     after `notices_from` when a reminder or breach notice is owed. Only the pending and breached deadlines
     count: a caller that knows them (`open_deadlines`, the open ones) spares reading the others."""
     deadlines = projection.deadlines if open_deadlines is None else open_deadlines
+    today = projection.today
     days = [e.at for e in projection.due_system_events]
-    days += [d.due + timedelta(days=1) for d in deadlines if d.status == "pending" and d.due >= projection.today]
+    pending = [d.due for d in deadlines if d.status == PENDING and d.due >= today]
+    if pending:
+        days.append(min(pending) + _ONE_DAY)
     notice_day = next_notice_day(projection, rules, notices_from, deadlines)
     if notice_day is not None:
         days.append(notice_day)
     return min(days, default=None)
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def deadline_rows(case_id: int, projection: Projection, previous: CachedReplay | None = None) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from lifecycle.deadlines import Deadline
@@ -79,6 +80,7 @@ class SimulationResult:
         }
 
 
+@lru_cache(maxsize=1024)  # asked for every event of a simulated day
 def virtual_now(day: date) -> datetime:
     """The instant the virtual clock records for a day's acts (midday UTC: the same day everywhere we serve)."""
     return datetime.combine(day, time(12, 0), tzinfo=UTC)

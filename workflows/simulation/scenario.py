@@ -74,19 +74,19 @@ def parse_scenario(raw: object, *, source: str = "scenario") -> Scenario:
                             "several files")
     events = []
     for i, item in enumerate(raw["events"]):
-        where = f"{source}: events[{i}]"
         if not isinstance(item, dict) or "at" not in item or "type" not in item:
-            raise EventRejected(f"{where} must be an object with \"at\" and \"type\" (and optional \"data\")")
-        extra = sorted(set(item) - EVENT_KEYS)
-        if extra:
-            raise EventRejected(f"{where}: unknown key(s) {', '.join(extra)}: accepted: at, type, data, evidence")
+            raise EventRejected(f"{source}: events[{i}] must be an object with \"at\" and \"type\" (and optional "
+                                "\"data\")")
+        if not item.keys() <= EVENT_KEYS:
+            raise EventRejected(f"{source}: events[{i}]: unknown key(s) {', '.join(sorted(item.keys() - EVENT_KEYS))}: "
+                                "accepted: at, type, data, evidence")
         try:
             at = parse_date(item["at"], "at")
         except EventRejected as exc:
-            raise EventRejected(f"{where}: {exc}") from None
+            raise EventRejected(f"{source}: events[{i}]: {exc}") from None
         data = item.get("data") or {}
         if not isinstance(data, dict):
-            raise EventRejected(f"{where}: data must be a JSON object")
+            raise EventRejected(f"{source}: events[{i}]: data must be a JSON object")
         events.append(ScenarioEvent(at, str(item["type"]), data, item.get("evidence")))
     until = parse_date(raw["until"], "until")
     late = [e for e in events if e.at > until]
