@@ -288,9 +288,9 @@ class _Simulation:
         return after, wake_on(after, self.rules, notices_from=today, open_deadlines=self.live.open_deadlines())
 
     def row_stands(self, today: date) -> bool:
-        """Whether the row already holds what settling would write: the events accepted since the last write
-        are row-neutral (`ROW_NEUTRAL_EVENTS`) and dated on this day, and the row was written on an earlier day
-        with a wake-up after this one.
+        """Whether the row already holds what settling would write: the events accepted since the last settle
+        are row-neutral (`ROW_NEUTRAL_EVENTS`) and dated on this day (so were those of any settle since the last
+        write, which kept the row), and the row was written on an earlier day with a wake-up after this one.
 
         Then nothing the row is computed from has moved: no deadline opened, closed or changed status (one due
         before today would have woken the case on the day after its due date, at the latest), no timer fired
