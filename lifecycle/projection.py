@@ -460,12 +460,15 @@ class _Replay:
     # ------------------------------------------------------------------------------------------ effects
     def _after(self, event: str, at: date, data: dict[str, Any], seq: int | None) -> None:
         """The effects of an accepted event, in the order lifecycle.handlers describes."""
-        self._complete(event, at, data, seq)
-        self._cancel(event, at)
+        closing, anchoring = _deadline_events(self.rules)
+        if event in closing:  # else no deadline of the case can be completed or cancelled by it: no scan
+            self._complete(event, at, data, seq)
+            self._cancel(event, at)
         update_facts = handlers.ON_ACCEPTED.get(event)
         if update_facts is not None:
             update_facts(self, at, data)
-        self._open_anchored(event, at, data)
+        if event in anchoring:
+            self._open_anchored(event, at, data)
         open_more = handlers.OPENS.get(event)
         if open_more is not None:
             open_more(self, at, data)
@@ -586,6 +589,24 @@ def _anchored_on(rules: Ruleset) -> dict[str, tuple[DeadlineRule, ...]]:
         cached = (rules, {event: tuple(found) for event, found in by_event.items()})
         _ANCHORED[id(rules)] = cached
     return cached[1]
+
+
+_DEADLINE_EVENTS: dict[int, tuple[Ruleset, frozenset[str], frozenset[str]]] = {}
+
+
+def _deadline_events(rules: Ruleset) -> tuple[frozenset[str], frozenset[str]]:
+    """The events that complete or cancel a deadline, and those a deadline is anchored on, under any version of
+    the ruleset (computed once per ruleset). Every deadline a replay opens has a rule of one of those versions,
+    as is or with its source and marks changed (lifecycle.handlers): a payment, say, needs no scan of the open
+    deadlines and opens none (most of a contract's events)."""
+    cached = _DEADLINE_EVENTS.get(id(rules))
+    if cached is None or cached[0] is not rules:
+        versions = rules.versions or (rules,)
+        every = [rule for version in versions for rule in version.deadlines.values()]
+        cached = (rules, frozenset(e for rule in every for e in (*rule.completed_by, *rule.cancelled_by)),
+                  frozenset(e for rule in every for e in rule.anchors))
+        _DEADLINE_EVENTS[id(rules)] = cached
+    return cached[1], cached[2]
 
 
 def _copy_facts(facts: CaseFacts) -> CaseFacts:

@@ -16,11 +16,11 @@ from spec_example import SIGNED_2024_03_15
 from lifecycle.calendar import LegalCalendar
 from lifecycle.events import JournalEntry, validate_data
 from lifecycle.payments import ContractLines, contract_lines
-from lifecycle.projection import Projection, project, replay, resume
+from lifecycle.projection import Projection, _deadline_events, _Replay, project, replay, resume
 from lifecycle.ruleset import load_ruleset
 from workflows.persistence.checkpoints import CachedReplay
 from workflows.persistence.projection_writer import _changed_lines, deadline_rows, payment_rows
-from workflows.simulation.demo import _storyline
+from workflows.simulation.demo import STAGES, _storyline
 
 RULES = load_ruleset()
 D = date.fromisoformat
@@ -169,3 +169,29 @@ def test_a_projection_without_payments_has_no_payment_rows():
     projection: Projection = project(journal, RULES, D("2024-01-01"), departement="01", population=50_000)
 
     assert payment_rows(1, projection) == []
+
+
+@pytest.mark.parametrize("stage", [stage for stage, _ in STAGES])
+def test_every_deadline_a_replay_opens_is_closed_and_anchored_by_events_the_replay_looks_for(stage, monkeypatch):
+    """The replay scans the open deadlines only after an event that completes or cancels a deadline of some
+    version of the ruleset, and looks for deadlines to open only after one they are anchored on
+    (`_deadline_events`): every deadline a replay opens — those the handlers adapt included — fits, before and
+    after avenant 2."""
+    closing, anchoring = _deadline_events(RULES)
+    opened = []
+    open_deadline = _Replay.open_deadline
+
+    def recording(self, rule, *args, **kwargs):
+        opened.append(rule)
+        return open_deadline(self, rule, *args, **kwargs)
+
+    monkeypatch.setattr(_Replay, "open_deadline", recording)
+    for start in (date(2020, 3, 2), date(2024, 6, 3)):
+        story = _storyline(stage, start, random.Random(7))
+        facts = [(at.isoformat(), kind, data) for at, kind, data in sorted(story.events, key=lambda e: e[0])]
+        project(journal_of(facts), RULES, start + timedelta(days=2400), departement="57", population=60_000)
+
+    assert opened
+    for rule in opened:
+        assert {*rule.completed_by, *rule.cancelled_by} <= closing, rule.key
+        assert not rule.anchors or set(rule.anchors) & anchoring, rule.key

@@ -365,9 +365,10 @@ class _Simulation:
 def _as_journaled(data: dict[str, Any]) -> dict[str, Any]:
     """Event data as the journal gives it back: its canonical JSON read again. A flat mapping of texts,
     integers, booleans and nulls reads back as itself with its keys sorted; anything else goes through JSON."""
-    if all(type(value) in _FLAT_JSON for value in data.values()):
-        return dict(sorted(data.items()))
-    return json.loads(canonical_json(data))
+    for value in data.values():
+        if type(value) not in _FLAT_JSON:
+            return json.loads(canonical_json(data))
+    return dict(sorted(data.items()))
 
 
 _FLAT_JSON = frozenset({str, int, bool, type(None)})
